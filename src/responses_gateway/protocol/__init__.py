@@ -1,0 +1,1 @@
+"""The wire vocabulary we read and write. Pure: no I/O, no other project modules."""

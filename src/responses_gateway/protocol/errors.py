@@ -1,0 +1,150 @@
+"""Errors the gateway reports, and their OpenAI-style bodies.
+
+GatewayError                 status, type, code, param, message; to_body() -> {"error": {...}}
+├── InvalidRequest           400 invalid_request_error; param names the field
+├── AuthenticationFailed     401
+├── NotFound                 404
+├── MethodNotAllowed         405
+└── UpstreamError
+    ├── UpstreamStatus       provider 4xx/429 passed through; keeps retry_after
+    ├── UpstreamUnavailable  502: refused, reset, provider 5xx
+    ├── UpstreamTimeout      504: no answer in time
+    └── UpstreamProtocolError  502: malformed chunk or body
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthenticationFailed",
+    "GatewayError",
+    "InvalidRequest",
+    "MethodNotAllowed",
+    "NotFound",
+    "UpstreamError",
+    "UpstreamProtocolError",
+    "UpstreamStatus",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+]
+
+
+class GatewayError(Exception):
+    """Base of every error that is shown to a client as an OpenAI-style error body."""
+
+    status: int = 500
+    type: str = "server_error"
+    default_code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+
+    def to_body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, param={self.param!r}, code={self.code!r})"
+
+
+class InvalidRequest(GatewayError):
+    """The client's request is malformed or asks for something we cannot carry."""
+
+    status = 400
+    type = "invalid_request_error"
+
+
+class AuthenticationFailed(GatewayError):
+    """The client did not present one of the gateway's own API keys."""
+
+    status = 401
+    type = "invalid_request_error"
+    default_code = "invalid_api_key"
+
+
+class NotFound(GatewayError):
+    """An unknown path or object id."""
+
+    status = 404
+    type = "invalid_request_error"
+    default_code = "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    """A known path called with a method it does not serve."""
+
+    status = 405
+    type = "invalid_request_error"
+    default_code = "method_not_allowed"
+
+
+class UpstreamError(GatewayError):
+    """Something went wrong between the gateway and the provider."""
+
+    status = 502
+    type = "upstream_error"
+    default_code = "upstream_error"
+
+
+class UpstreamStatus(UpstreamError):
+    """The provider answered with a 4xx; its status and message are passed through."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        type: str | None = None,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after: str | None = None,
+    ) -> None:
+        super().__init__(message, param=param, code=code)
+        self.status = status
+        self.type = type or _TYPE_BY_STATUS.get(status, "invalid_request_error")
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The provider refused the connection, reset it, or answered with a 5xx."""
+
+    status = 502
+    default_code = "upstream_unavailable"
+
+
+class UpstreamTimeout(UpstreamError):
+    """The provider did not answer (or went silent mid-stream) within the configured time."""
+
+    status = 504
+    type = "timeout_error"
+    default_code = "upstream_timeout"
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The provider sent a body or stream chunk we could not understand."""
+
+    status = 502
+    default_code = "upstream_protocol_error"
+
+
+_TYPE_BY_STATUS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}

@@ -1,0 +1,121 @@
+"""The aiohttp application: routes, auth, error rendering and resource lifecycles.
+
+`create_app(settings)` is the one factory used by the command line, the tests and the
+benchmarks.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from .appkeys import session_key, settings_key
+from .config import Settings
+from .protocol.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+)
+from .upstream import create_session
+from .views import create_response, error_response, health, list_models
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Paths anyone may call, even when the gateway requires its own API key.
+_PUBLIC_PATHS = frozenset({"/health", "/healthz"})
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the gateway application for `settings`."""
+    app = web.Application(
+        client_max_size=settings.limits.max_body_bytes,
+        middlewares=[_error_middleware, _auth_middleware],
+    )
+    app[settings_key] = settings
+    app.cleanup_ctx.append(_client_session)
+    _setup_routes(app)
+    return app
+
+
+def _setup_routes(app: web.Application) -> None:
+    for prefix in ("/v1", ""):
+        # Some clients are configured with a base URL that lacks /v1.
+        app.router.add_post(f"{prefix}/responses", create_response)
+        app.router.add_get(f"{prefix}/models", list_models)
+    app.router.add_get("/health", health)
+    app.router.add_get("/healthz", health)
+
+
+async def _client_session(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    session = create_session(settings.timeouts, settings.limits)
+    app[session_key] = session
+    yield
+    await session.close()
+
+
+@web.middleware
+async def _error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Render every failure as an OpenAI-style error body; never a traceback."""
+    try:
+        return await handler(request)
+    except GatewayError as exc:
+        if exc.status >= 500:
+            logger.warning("%s %s -> %d: %s", request.method, request.path, exc.status,
+                           exc.message)
+        return error_response(exc)
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[settings_key].limits.max_body_bytes
+        error = InvalidRequest(f"The request body is larger than {limit} bytes.",
+                               code="request_too_large")
+        error.status = 413
+        return error_response(error)
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        response = error_response(MethodNotAllowed(
+            f"{request.method} is not allowed on {request.path}; use {allowed}."))
+        response.headers["Allow"] = allowed
+        return response
+    except web.HTTPNotFound:
+        return error_response(NotFound(f"No route for {request.method} {request.path}."))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error = GatewayError(exc.reason)
+        error.status = exc.status
+        error.type = "invalid_request_error" if exc.status < 500 else "server_error"
+        return error_response(error)
+    except (ConnectionResetError, ConnectionError):
+        raise
+    except Exception:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(GatewayError("The gateway hit an internal error."))
+
+
+@web.middleware
+async def _auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    keys = request.app[settings_key].api_keys
+    if keys and request.path not in _PUBLIC_PATHS:
+        presented = _presented_key(request)
+        if presented is None:
+            raise AuthenticationFailed("Missing API key: send 'Authorization: Bearer <key>'.")
+        if not any(hmac.compare_digest(presented.encode(), key.encode()) for key in keys):
+            raise AuthenticationFailed("Incorrect API key provided.")
+    return await handler(request)
+
+
+def _presented_key(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("api-key") or None

@@ -1,0 +1,1 @@
+"""Responses <-> Chat Completions translation. Pure: no I/O, no clock, no randomness."""

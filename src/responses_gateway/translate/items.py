@@ -1,0 +1,280 @@
+"""Responses input items -> chat messages. Pure: no I/O.
+
+Tool history is re-paired by `call_id` because chat providers insist on adjacency: an
+assistant message with `tool_calls` must be followed directly by one `tool` message per call.
+Clients do not always send that order (peers.md §4 item 5), so:
+- consecutive calls merge into one assistant message (also onto assistant text before them);
+- messages that arrive between a call and its output are moved after the outputs;
+- an output whose call is unknown becomes user text, not an invalid tool message;
+- a call that never gets an output is left out (the provider would reject it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import orjson
+
+from ..protocol.errors import InvalidRequest
+from ..providers import Profile
+from .tools import ToolMap
+
+__all__ = ["ReasoningResolver", "to_chat_messages"]
+
+# Given a replayed reasoning item, the raw reasoning text to send back (or None).
+ReasoningResolver = Callable[[dict[str, Any]], "str | None"]
+
+# Items produced by hosted tools: nothing a chat provider can take, so they are skipped.
+_HOSTED_ITEMS = frozenset({
+    "file_search_call", "web_search_call", "computer_call", "computer_call_output",
+    "image_generation_call", "code_interpreter_call", "local_shell_call",
+    "local_shell_call_output", "shell_call", "shell_call_output", "apply_patch_call",
+    "apply_patch_call_output", "mcp_list_tools", "mcp_approval_request",
+    "mcp_approval_response", "mcp_call", "tool_search_call", "tool_search_output",
+    "additional_tools", "compaction", "compaction_trigger",
+})
+_CALL_ITEMS = frozenset({"function_call", "custom_tool_call"})
+_OUTPUT_ITEMS = frozenset({"function_call_output", "custom_tool_call_output"})
+_ROLES = frozenset({"user", "assistant", "system", "developer"})
+_DETAIL_FALLBACK = {"original": "high"}
+
+
+def to_chat_messages(
+    items: Iterable[dict[str, Any]],
+    profile: Profile,
+    tool_map: ToolMap,
+    *,
+    history: list[dict[str, Any]] | None = None,
+    resolve_reasoning: ReasoningResolver | None = None,
+) -> list[dict[str, Any]]:
+    """Translate input items (after any stored `history` messages) into chat messages."""
+    items = list(items)
+    answered = {it.get("call_id") for it in items if it.get("type") in _OUTPUT_ITEMS}
+    messages: list[dict[str, Any]] = list(history or ())
+    known_calls: set[str] = set()
+    for message in messages:
+        for call in message.get("tool_calls") or ():
+            known_calls.add(call.get("id"))
+    pending: set[str] = set()  # calls sent whose outputs have not been placed yet
+    deferred: list[dict[str, Any]] = []  # messages waiting for those outputs
+    reasoning: str | None = None  # raw reasoning for the next assistant message
+
+    def place(message: dict[str, Any]) -> None:
+        if pending:
+            deferred.append(message)
+        else:
+            messages.append(message)
+
+    for i, item in enumerate(items):
+        param = f"input[{i}]"
+        kind = item.get("type")
+        if kind is None and "role" in item:
+            kind = "message"
+        if kind == "message":
+            message = _message(item, param, profile)
+            if message["role"] == "assistant" and reasoning is not None:
+                message["reasoning_content"] = reasoning
+                reasoning = None
+            place(message)
+        elif kind in _CALL_ITEMS:
+            call = _tool_call(item, kind, param, tool_map)
+            if call["id"] not in answered:
+                continue
+            target = _open_assistant(messages, deferred, pending)
+            if target is None:
+                target = {"role": "assistant", "content": None, "tool_calls": []}
+                messages.append(target)
+            target.setdefault("tool_calls", []).append(call)
+            if reasoning is not None and "reasoning_content" not in target:
+                target["reasoning_content"] = reasoning
+            reasoning = None
+            pending.add(call["id"])
+            known_calls.add(call["id"])
+        elif kind in _OUTPUT_ITEMS:
+            call_id = item.get("call_id")
+            if not isinstance(call_id, str) or not call_id:
+                raise InvalidRequest(f"Invalid '{param}.call_id': a tool output needs the "
+                                     "call_id of its call.", param=f"{param}.call_id",
+                                     code="missing_required_parameter")
+            text, extra = _tool_output(item.get("output"), f"{param}.output", profile)
+            if call_id in known_calls:
+                messages.append({"role": "tool", "tool_call_id": call_id, "content": text})
+                pending.discard(call_id)
+                if extra is not None:
+                    deferred.append(extra)
+                if not pending and deferred:
+                    messages.extend(deferred)
+                    deferred.clear()
+            else:
+                place({"role": "user", "content": f"[output of tool call {call_id}]\n{text}"})
+                if extra is not None:
+                    place(extra)
+        elif kind == "reasoning":
+            if resolve_reasoning is not None:
+                reasoning = resolve_reasoning(item)
+        elif kind == "item_reference":
+            raise InvalidRequest("'item_reference' input items need a stored response; "
+                                 "this gateway cannot resolve them.", param=f"{param}",
+                                 code="unsupported_item")
+        elif kind in _HOSTED_ITEMS:
+            continue
+        else:
+            raise InvalidRequest(f"Unsupported input item type {kind!r}.",
+                                 param=f"{param}.type", code="unsupported_item")
+    messages.extend(deferred)
+    return messages
+
+
+def _open_assistant(messages: list[dict[str, Any]], deferred: list[dict[str, Any]],
+                    pending: set[str]) -> dict[str, Any] | None:
+    """The assistant message a new call may join: the last message, if it is one."""
+    if deferred or not messages:
+        return None
+    last = messages[-1]
+    if last.get("role") != "assistant":
+        return None
+    return last
+
+
+def _tool_call(item: dict[str, Any], kind: str, param: str, tool_map: ToolMap) -> dict[str, Any]:
+    call_id = item.get("call_id")
+    name = item.get("name")
+    if not isinstance(call_id, str) or not call_id:
+        raise InvalidRequest(f"Invalid '{param}.call_id': required.", param=f"{param}.call_id",
+                             code="missing_required_parameter")
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest(f"Invalid '{param}.name': required.", param=f"{param}.name",
+                             code="missing_required_parameter")
+    chat_name = tool_map.chat_name(name, item.get("namespace"))
+    if kind == "custom_tool_call":
+        value = item.get("input")
+        if not isinstance(value, str):
+            raise InvalidRequest(f"Invalid '{param}.input': expected a string.",
+                                 param=f"{param}.input", code="invalid_type")
+        arguments = orjson.dumps({"input": value}).decode()
+    else:
+        arguments = item.get("arguments")
+        if arguments is None:
+            arguments = "{}"
+        elif not isinstance(arguments, str):
+            raise InvalidRequest(f"Invalid '{param}.arguments': expected a JSON string.",
+                                 param=f"{param}.arguments", code="invalid_type")
+    return {"id": call_id, "type": "function",
+            "function": {"name": chat_name, "arguments": arguments}}
+
+
+def _message(item: dict[str, Any], param: str, profile: Profile) -> dict[str, Any]:
+    role = item.get("role")
+    if role not in _ROLES:
+        raise InvalidRequest(f"Invalid '{param}.role': {role!r}; expected one of user, "
+                             "assistant, system, developer.", param=f"{param}.role",
+                             code="invalid_value")
+    if role == "developer" and not profile.developer_role:
+        role = "system"
+    content = item.get("content")
+    if content is None:
+        content = ""
+    if isinstance(content, str):
+        return {"role": role, "content": content}
+    if not isinstance(content, list):
+        raise InvalidRequest(f"Invalid '{param}.content': expected a string or an array.",
+                             param=f"{param}.content", code="invalid_type")
+    if role == "assistant":
+        return {"role": role, "content": _assistant_text(content, f"{param}.content")}
+    parts = [_content_part(part, f"{param}.content[{j}]", profile)
+             for j, part in enumerate(content)]
+    return {"role": role, "content": _collapse(parts, profile, role)}
+
+
+def _assistant_text(content: list[Any], param: str) -> str:
+    texts = []
+    for j, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in ("output_text", "input_text", "text"):
+            texts.append(_text_of(part, f"{param}[{j}]", "text"))
+        elif kind == "refusal":
+            texts.append(_text_of(part, f"{param}[{j}]", "refusal"))
+        else:
+            raise InvalidRequest(f"Unsupported content type {kind!r} in an assistant message.",
+                                 param=f"{param}[{j}].type", code="unsupported_content")
+    return "".join(texts)
+
+
+def _text_of(part: dict[str, Any], param: str, key: str) -> str:
+    text = part.get(key)
+    if not isinstance(text, str):
+        raise InvalidRequest(f"Invalid '{param}.{key}': expected a string.",
+                             param=f"{param}.{key}", code="invalid_type")
+    return text
+
+
+def _content_part(part: Any, param: str, profile: Profile) -> dict[str, Any]:
+    kind = part.get("type") if isinstance(part, dict) else None
+    if kind in ("input_text", "output_text", "text"):
+        return {"type": "text", "text": _text_of(part, param, "text")}
+    if kind == "input_image":
+        url = part.get("image_url")
+        if not isinstance(url, str) or not url:
+            if part.get("file_id"):
+                raise InvalidRequest("Images given by 'file_id' cannot be carried to a chat "
+                                     "provider; send 'image_url' (a URL or data URL).",
+                                     param=f"{param}.file_id", code="unsupported_content")
+            raise InvalidRequest(f"Invalid '{param}.image_url': required.",
+                                 param=f"{param}.image_url", code="missing_required_parameter")
+        image: dict[str, Any] = {"url": url}
+        detail = part.get("detail")
+        if isinstance(detail, str):
+            if detail not in profile.image_details:
+                detail = _DETAIL_FALLBACK.get(detail, "auto")
+            image["detail"] = detail
+        return {"type": "image_url", "image_url": image}
+    if kind == "input_file":
+        file: dict[str, Any] = {}
+        for key in ("file_data", "file_id", "filename"):
+            if isinstance(part.get(key), str):
+                file[key] = part[key]
+        if isinstance(part.get("file_url"), str):
+            # Chat's file part has no URL field; most OpenAI-compatible servers accept a URL
+            # in file_data, which is the closest carrier.
+            file.setdefault("file_data", part["file_url"])
+        if "file_data" not in file and "file_id" not in file:
+            raise InvalidRequest(f"Invalid '{param}': an input_file needs file_data, file_url "
+                                 "or file_id.", param=param, code="missing_required_parameter")
+        return {"type": "file", "file": file}
+    raise InvalidRequest(f"Unsupported content type {kind!r}.", param=f"{param}.type",
+                         code="unsupported_content")
+
+
+def _collapse(parts: list[dict[str, Any]], profile: Profile, role: str) -> Any:
+    """Send text-only content as a string where that is what the provider needs."""
+    if all(p["type"] == "text" for p in parts):
+        if len(parts) == 1 or profile.text_parts_as_string or role == "system":
+            return "\n".join(p["text"] for p in parts)
+    return parts
+
+
+def _tool_output(output: Any, param: str, profile: Profile) -> tuple[str, dict[str, Any] | None]:
+    """A tool output as text for the tool message, plus a user message for any images/files.
+
+    Chat `tool` messages carry only text, so non-text parts follow in a user message.
+    """
+    if output is None:
+        return "", None
+    if isinstance(output, str):
+        return output, None
+    if not isinstance(output, list):
+        # Some clients send a JSON object; keep it as JSON text rather than fail.
+        return orjson.dumps(output).decode(), None
+    texts: list[str] = []
+    media: list[dict[str, Any]] = []
+    for j, part in enumerate(output):
+        converted = _content_part(part, f"{param}[{j}]", profile)
+        if converted["type"] == "text":
+            texts.append(converted["text"])
+        else:
+            media.append(converted)
+    extra = None
+    if media:
+        extra = {"role": "user", "content": [{"type": "text", "text": "(attached tool output)"},
+                                             *media]}
+    return "\n".join(texts), extra

@@ -1,0 +1,133 @@
+"""A Responses create request (+ stored history) -> a chat.completions request. Pure: no I/O.
+
+Only what a chat provider understands is forwarded. Responses-only fields (store, include,
+metadata, client_metadata, truncation, service_tier, background, ...) never are: providers
+reject unknown fields, and these describe the gateway's own behaviour anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..protocol.errors import InvalidRequest
+from ..protocol.requests import CreateRequest
+from ..providers import Profile
+from .items import ReasoningResolver, to_chat_messages
+from .tools import ToolMap, strip_schema_keys, to_chat_tools
+
+__all__ = ["ChatRequest", "to_chat_request"]
+
+_PASSTHROUGH = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """What to send upstream, and what the response translator needs to read the answer."""
+
+    body: dict[str, Any]
+    tool_map: ToolMap
+    tools_echo: list[dict[str, Any]]
+    dropped_tools: tuple[str, ...]
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.body["messages"]  # type: ignore[no-any-return]
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
+
+
+def to_chat_request(
+    request: CreateRequest,
+    profile: Profile,
+    *,
+    upstream_model: str | None = None,
+    history: list[dict[str, Any]] | None = None,
+    reject_unsupported_tools: bool = False,
+    resolve_reasoning: ReasoningResolver | None = None,
+) -> ChatRequest:
+    """Build the chat request; raises InvalidRequest for anything that cannot be carried."""
+    toolset = to_chat_tools(request.body.get("tools"), request.body.get("tool_choice"), profile,
+                            reject_unsupported=reject_unsupported_tools)
+    messages: list[dict[str, Any]] = []
+    instructions = request.body.get("instructions")
+    if instructions:
+        messages.append({"role": "developer" if profile.developer_role else "system",
+                         "content": instructions})
+    messages = to_chat_messages(request.input, profile, toolset.tool_map,
+                                history=[*messages, *(history or ())],
+                                resolve_reasoning=resolve_reasoning)
+    if not messages:
+        raise InvalidRequest("'input' is empty: there is nothing to send to the model.",
+                             param="input", code="missing_required_parameter")
+
+    body: dict[str, Any] = {"model": upstream_model or request.model, "messages": messages}
+    for key in _PASSTHROUGH:
+        value = request.body.get(key)
+        if value is not None:
+            body[key] = value
+    limit = request.body.get("max_output_tokens")
+    if limit is None:
+        limit = request.body.get("max_tokens")
+    if limit is not None:
+        body[profile.max_tokens_field] = limit
+    stop = request.body.get("stop")
+    if stop is not None:
+        body["stop"] = stop
+    if request.stream:
+        body["stream"] = True
+        if profile.stream_options:
+            body["stream_options"] = {"include_usage": True}
+
+    if toolset.tools:
+        body["tools"] = toolset.tools
+        if toolset.tool_choice is not None:
+            body["tool_choice"] = toolset.tool_choice
+        if request.body.get("parallel_tool_calls") is not None:
+            body["parallel_tool_calls"] = request.body["parallel_tool_calls"]
+
+    _text_options(request, profile, body)
+    user = request.body.get("safety_identifier") or request.body.get("user")
+    if user:
+        body["user"] = user
+    if profile.prompt_cache_key and request.body.get("prompt_cache_key"):
+        body["prompt_cache_key"] = request.body["prompt_cache_key"]
+    reasoning = request.body.get("reasoning") or {}
+    effort = reasoning.get("effort")
+    if profile.reasoning_effort and isinstance(effort, str):
+        body["reasoning_effort"] = effort
+    return ChatRequest(body, toolset.tool_map, toolset.echo, toolset.dropped)
+
+
+def _text_options(request: CreateRequest, profile: Profile, body: dict[str, Any]) -> None:
+    text = request.body.get("text") or {}
+    fmt = text.get("format")
+    if fmt:
+        kind = fmt["type"]
+        if kind == "json_schema":
+            schema = fmt.get("schema")
+            name = fmt.get("name")
+            if not isinstance(schema, dict):
+                raise InvalidRequest("'text.format.schema' must be a JSON schema object.",
+                                     param="text.format.schema", code="invalid_type")
+            if not isinstance(name, str) or not name:
+                raise InvalidRequest("'text.format.name' is required for json_schema.",
+                                     param="text.format.name", code="missing_required_parameter")
+            if profile.strip_schema_keys:
+                schema = strip_schema_keys(schema, profile.strip_schema_keys)
+            json_schema: dict[str, Any] = {"name": name, "schema": schema}
+            if fmt.get("strict") is not None:
+                json_schema["strict"] = fmt["strict"]
+            if fmt.get("description"):
+                json_schema["description"] = fmt["description"]
+            body["response_format"] = {"type": "json_schema", "json_schema": json_schema}
+        elif kind == "json_object":
+            body["response_format"] = {"type": "json_object"}
+        elif kind != "text":
+            raise InvalidRequest(f"Unsupported 'text.format.type': {kind!r}.",
+                                 param="text.format.type", code="invalid_value")
+    verbosity = text.get("verbosity")
+    if profile.verbosity and isinstance(verbosity, str):
+        body["verbosity"] = verbosity

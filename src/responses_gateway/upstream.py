@@ -1,0 +1,232 @@
+"""The pooled HTTP client to the chat-completions provider.
+
+One `aiohttp.ClientSession` per process. Every aiohttp error and timeout is translated to an
+`UpstreamError` in one place (`_map_errors`), as httpx does with httpcore's errors; nothing
+else in the gateway catches aiohttp client errors. Messages name the upstream, never its key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, AsyncIterator, Iterator
+
+import aiohttp
+import orjson
+
+from .config import Limits, Timeouts, Upstream
+from .protocol.errors import (
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamStatus,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from .protocol.sse import SseDecoder
+
+__all__ = ["UpstreamClient", "create_session"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_ERROR_BODY = 64 * 1024
+
+
+def create_session(timeouts: Timeouts, limits: Limits) -> aiohttp.ClientSession:
+    """The process-wide session. Must be created inside the running event loop."""
+    connector = aiohttp.TCPConnector(limit=limits.max_connections, ttl_dns_cache=300,
+                                     enable_cleanup_closed=True)
+    timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=timeouts.connect,
+                                    sock_read=timeouts.read)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                 json_serialize=lambda o: orjson.dumps(o).decode(),
+                                 auto_decompress=True, trust_env=False)
+
+
+class UpstreamClient:
+    """Talks to one upstream. Cheap to build per request; the session is shared."""
+
+    __slots__ = ("_headers", "_session", "_timeouts", "upstream")
+
+    def __init__(self, session: aiohttp.ClientSession, upstream: Upstream,
+                 timeouts: Timeouts) -> None:
+        self._session = session
+        self.upstream = upstream
+        self._timeouts = timeouts
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if upstream.api_key:
+            headers["Authorization"] = f"Bearer {upstream.api_key}"
+        self._headers = headers
+
+    def __repr__(self) -> str:
+        return f"<UpstreamClient {self.upstream.name} {self.upstream.base_url}>"
+
+    async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One non-streamed chat completion."""
+        with self._map_errors():
+            async with self._session.post(self.upstream.chat_url, data=orjson.dumps(body),
+                                          headers=self._headers) as response:
+                await self._raise_for_status(response)
+                payload = await response.read()
+        return self._parse_completion(payload)
+
+    async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Open a streamed completion; raises before the first chunk if the provider refuses.
+
+        Returns an async iterator of chunk dicts. Errors after the stream started are raised
+        from the iterator as UpstreamError. The connection is released when the iterator is
+        closed or exhausted.
+        """
+        with self._map_errors():
+            response = await self._session.post(self.upstream.chat_url,
+                                                data=orjson.dumps(body),
+                                                headers=self._headers)
+            try:
+                await self._raise_for_status(response)
+            except BaseException:
+                response.release()
+                raise
+        return self._iter_chunks(response)
+
+    async def list_models(self) -> dict[str, Any]:
+        with self._map_errors():
+            async with self._session.get(self.upstream.models_url,
+                                         headers=self._headers) as response:
+                await self._raise_for_status(response)
+                payload = await response.read()
+        try:
+            models = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise UpstreamProtocolError(
+                f"The upstream '{self.upstream.name}' sent a model list that is not JSON."
+            ) from None
+        if not isinstance(models, dict):
+            raise UpstreamProtocolError(
+                f"The upstream '{self.upstream.name}' sent a model list that is not an object.")
+        return models
+
+    async def _iter_chunks(self, response: aiohttp.ClientResponse
+                           ) -> AsyncIterator[dict[str, Any]]:
+        try:
+            if "json" in response.headers.get("Content-Type", ""):
+                # Some servers ignore `stream` and answer with one JSON completion.
+                with self._map_errors():
+                    payload = await response.read()
+                yield self._parse_completion(payload)
+                return
+            decoder = SseDecoder()
+            with self._map_errors():
+                async for data in response.content.iter_any():
+                    for frame in decoder.feed(data):
+                        chunk = self._parse_chunk(frame)
+                        if chunk is None:
+                            return
+                        yield chunk
+            for frame in decoder.flush():
+                chunk = self._parse_chunk(frame)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            response.release()
+
+    def _parse_chunk(self, frame: str) -> dict[str, Any] | None:
+        if frame == "[DONE]":
+            return None
+        try:
+            chunk = orjson.loads(frame)
+        except orjson.JSONDecodeError:
+            raise UpstreamProtocolError(
+                f"The upstream '{self.upstream.name}' sent a stream chunk that is not JSON: "
+                f"{frame[:200]!r}") from None
+        if not isinstance(chunk, dict):
+            raise UpstreamProtocolError(
+                f"The upstream '{self.upstream.name}' sent a stream chunk that is not an object.")
+        if chunk.get("error"):
+            raise self._error_from_payload(chunk, status=None)
+        return chunk
+
+    def _parse_completion(self, payload: bytes) -> dict[str, Any]:
+        try:
+            completion = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise UpstreamProtocolError(
+                f"The upstream '{self.upstream.name}' answered with a body that is not JSON: "
+                f"{payload[:200]!r}") from None
+        if not isinstance(completion, dict):
+            raise UpstreamProtocolError(
+                f"The upstream '{self.upstream.name}' answered with JSON that is not an object.")
+        if completion.get("error"):
+            raise self._error_from_payload(completion, status=None)
+        if not isinstance(completion.get("choices"), list):
+            raise UpstreamProtocolError(
+                f"The upstream '{self.upstream.name}' answered without 'choices'.")
+        return completion
+
+    async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None:
+        if response.status < 400:
+            return
+        raw = await response.content.read(_MAX_ERROR_BODY)
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            payload = {"error": {"message": raw.decode("utf-8", "replace").strip()
+                                 or response.reason or f"HTTP {response.status}"}}
+        if not isinstance(payload, dict):
+            payload = {"error": {"message": str(payload)}}
+        error = self._error_from_payload(payload, status=response.status)
+        if isinstance(error, UpstreamStatus):
+            error.retry_after = response.headers.get("Retry-After")
+        raise error
+
+    def _error_from_payload(self, payload: dict[str, Any], *, status: int | None) -> UpstreamError:
+        detail = payload.get("error", payload)
+        if isinstance(detail, str):
+            detail = {"message": detail}
+        if not isinstance(detail, dict):
+            detail = {}
+        message = str(detail.get("message") or payload.get("message") or "unknown error")
+        code = detail.get("code")
+        code = str(code) if code is not None else None
+        name = self.upstream.name
+        if status is not None and 400 <= status < 500:
+            kind = detail.get("type")
+            param = detail.get("param")
+            return UpstreamStatus(message, status=status,
+                                  type=kind if isinstance(kind, str) else None,
+                                  param=param if isinstance(param, str) else None, code=code)
+        if status is not None:
+            return UpstreamUnavailable(
+                f"The upstream '{name}' answered HTTP {status}: {message}", code=code)
+        return UpstreamUnavailable(f"The upstream '{name}' reported an error: {message}",
+                                   code=code or "upstream_error")
+
+    @contextlib.contextmanager
+    def _map_errors(self) -> Iterator[None]:
+        name = self.upstream.name
+        where = self.upstream.base_url
+        try:
+            yield
+        except UpstreamError:
+            raise
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise UpstreamTimeout(
+                f"Could not connect to the upstream '{name}' ({where}) within "
+                f"{self._timeouts.connect:g} s.", code="upstream_connect_timeout") from exc
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise UpstreamTimeout(
+                f"The upstream '{name}' ({where}) did not answer within "
+                f"{self._timeouts.read:g} s.") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise UpstreamUnavailable(
+                f"Could not connect to the upstream '{name}' ({where}): "
+                f"{exc.os_error.strerror or exc.os_error}.",
+                code="upstream_unreachable") from exc
+        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError,
+                aiohttp.ClientOSError) as exc:
+            raise UpstreamUnavailable(
+                f"The connection to the upstream '{name}' ({where}) was lost: "
+                f"{type(exc).__name__}.", code="upstream_connection_lost") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnavailable(
+                f"The request to the upstream '{name}' ({where}) failed: {exc}.") from exc
