@@ -14,14 +14,17 @@ import asyncio
 import logging
 import os
 import sys
+import tomllib
 from dataclasses import dataclass, replace
-from typing import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 from aiohttp import web
 
 from . import __version__
-from .config import Limits, Settings, Timeouts, Upstream
+from .config import Limits, Settings, Timeouts, Upstream, upstreams_from_toml
 from .providers import PROFILES
+from .translate.reasoning import derive_key
 
 __all__ = ["Launch", "load_settings", "main"]
 
@@ -69,6 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="end streams with 'data: [DONE]' (OpenAI sends none)")
     parser.add_argument("--mock-upstream", action="store_true", default=None,
                         help="use the built-in fake provider (no key needed, offline)")
+    parser.add_argument("--config", help="TOML file listing several upstreams (see "
+                                         "docs/configuration.md); env: RESPONSES_GATEWAY_CONFIG")
+    parser.add_argument("--api-version", help="Azure api-version query parameter")
+    parser.add_argument("--store", help="where responses are stored: sqlite:///path (default: "
+                                        "in the data directory), redis://host:port/db, "
+                                        "memory, or none (stateless)")
+    parser.add_argument("--store-ttl", type=float,
+                        help="seconds a stored response is kept (default 30 days)")
+    parser.add_argument("--store-max-entries", type=int,
+                        help="most responses kept; the oldest go first (default 100000)")
+    parser.add_argument("--data-dir", help="directory for the SQLite store and the reasoning "
+                                           "key (default ~/.local/share/responses-gateway)")
+    parser.add_argument("--reasoning-key",
+                        help="secret that seals reasoning into encrypted_content (default: a "
+                             "random key kept in the data directory); prefer the env "
+                             "RESPONSES_GATEWAY_REASONING_KEY")
     parser.add_argument("--log-level", default=None,
                         help="debug, info, warning or error (default info)")
     return parser
@@ -84,7 +103,7 @@ class Launch:
 
 
 def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
-    """Settings from flags, falling back to the environment."""
+    """Settings from flags, falling back to the environment, then to defaults."""
     args = build_parser().parse_args(list(argv))
 
     def pick(flag: object, name: str, default: str | None = None) -> str | None:
@@ -93,22 +112,15 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
         return environ.get(ENV_PREFIX + name, default)
 
     mock = bool(args.mock_upstream) or _truthy(environ.get(ENV_PREFIX + "MOCK_UPSTREAM"))
-    base_url = pick(args.base_url, "BASE_URL")
-    if mock:
-        base_url = "http://127.0.0.1:9/v1"  # replaced by the real mock address at start
-    if not base_url:
-        raise SystemExit(
-            "responses-gateway: no upstream given. Pass --base-url URL (or set "
-            "RESPONSES_GATEWAY_BASE_URL), or --mock-upstream to try the gateway offline "
-            "with the built-in fake provider.")
-    api_key = pick(args.upstream_api_key, "UPSTREAM_API_KEY")
-    keys = args.api_keys
-    if keys is None:
-        keys = [k.strip() for k in environ.get(ENV_PREFIX + "API_KEYS", "").split(",")]
+    data_dir = Path(pick(args.data_dir, "DATA_DIR") or _default_data_dir(environ))
     try:
+        upstreams = _upstreams(args, environ, pick, mock)
+        keys = args.api_keys
+        if keys is None:
+            keys = [k.strip() for k in environ.get(ENV_PREFIX + "API_KEYS", "").split(",")]
+        secret = pick(args.reasoning_key, "REASONING_KEY")
         settings = Settings(
-            upstream=Upstream.from_url(base_url, api_key,
-                                       profile=pick(args.provider, "PROVIDER")),
+            upstreams=upstreams,
             host=pick(args.host, "HOST", "127.0.0.1") or "127.0.0.1",
             port=int(pick(args.port, "PORT", "8000") or 8000),
             api_keys=frozenset(k for k in keys if k),
@@ -119,10 +131,56 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
             unsupported_tools=pick(args.unsupported_tools, "UNSUPPORTED_TOOLS", "drop") or "drop",
             done_sentinel=bool(args.done_sentinel) or _truthy(environ.get(ENV_PREFIX
                                                                           + "DONE_SENTINEL")),
+            store_url=pick(args.store, "STORE") or f"sqlite:///{data_dir / 'responses.db'}",
+            store_ttl=float(pick(args.store_ttl, "STORE_TTL", str(30 * 86400)) or 1),
+            store_max_entries=int(pick(args.store_max_entries, "STORE_MAX_ENTRIES", "100000")
+                                  or 1),
+            reasoning_key=derive_key(secret) if secret else _stored_key(data_dir),
         )
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, OSError, tomllib.TOMLDecodeError) as exc:
         raise SystemExit(f"responses-gateway: {exc}") from None
     return Launch(settings, mock, (pick(args.log_level, "LOG_LEVEL", "info") or "info").upper())
+
+
+def _upstreams(args: argparse.Namespace, environ: Mapping[str, str], pick: Any,
+               mock: bool) -> tuple[Upstream, ...]:
+    config = pick(args.config, "CONFIG")
+    if config and not mock:
+        with open(config, "rb") as handle:
+            return upstreams_from_toml(tomllib.load(handle), environ)
+    base_url = pick(args.base_url, "BASE_URL")
+    if mock:
+        base_url = "http://127.0.0.1:9/v1"  # replaced by the real mock address at start
+    if not base_url:
+        raise SystemExit(
+            "responses-gateway: no upstream given. Pass --base-url URL (or set "
+            "RESPONSES_GATEWAY_BASE_URL), --config FILE for several upstreams, or "
+            "--mock-upstream to try the gateway offline with the built-in fake provider.")
+    api_key = pick(args.upstream_api_key, "UPSTREAM_API_KEY")
+    return (Upstream.from_url(base_url, api_key, profile=pick(args.provider, "PROVIDER"),
+                              api_version=pick(args.api_version, "API_VERSION")),)
+
+
+def _default_data_dir(environ: Mapping[str, str]) -> str:
+    base = environ.get("XDG_DATA_HOME") or os.path.join(environ.get("HOME", "."), ".local",
+                                                         "share")
+    return os.path.join(base, "responses-gateway")
+
+
+def _stored_key(data_dir: Path) -> bytes:
+    """The reasoning key kept in the data directory, made on first use (mode 0600)."""
+    path = data_dir / "reasoning.key"
+    if path.exists():
+        key = path.read_bytes()
+        if len(key) != 32:
+            raise ValueError(f"{path} is not a 32-byte key; delete it to make a new one")
+        return key
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = os.urandom(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    return key
 
 
 def _truthy(value: str | None) -> bool:
@@ -185,4 +243,4 @@ async def _serve(settings: Settings, mock: bool) -> None:
 
 
 def _replace_upstream(settings: Settings, upstream: Upstream) -> Settings:
-    return replace(settings, upstream=upstream)
+    return replace(settings, upstreams=(upstream,))

@@ -6,7 +6,9 @@ tests never touch `os.environ`.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
+from typing import Mapping
 from urllib.parse import urlsplit
 
 from .providers import Profile, detect_profile, get_profile
@@ -22,6 +24,12 @@ class Upstream:
     base_url: str
     api_key: str | None = field(default=None, repr=False)
     profile: Profile
+    # Client model names this upstream serves: exact names or globs ("deepseek-*").
+    # Empty means "anything not claimed by another upstream".
+    models: tuple[str, ...] = ()
+    # Client model name -> the provider's model name.
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    api_version: str | None = None  # Azure `api-version`; defaults to the profile's
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -31,17 +39,31 @@ class Upstream:
 
     @classmethod
     def from_url(cls, base_url: str, api_key: str | None = None, *,
-                 profile: str | None = None, name: str = "default") -> Upstream:
+                 profile: str | None = None, name: str = "default",
+                 models: tuple[str, ...] = (), aliases: Mapping[str, str] | None = None,
+                 api_version: str | None = None) -> Upstream:
         chosen = get_profile(profile) if profile else detect_profile(base_url)
-        return cls(name=name, base_url=base_url, api_key=api_key or None, profile=chosen)
+        return cls(name=name, base_url=base_url, api_key=api_key or None, profile=chosen,
+                   models=models, aliases=dict(aliases or {}), api_version=api_version)
 
     @property
     def chat_url(self) -> str:
-        return f"{self.base_url}/chat/completions"
+        return self._url("/chat/completions")
 
     @property
     def models_url(self) -> str:
-        return f"{self.base_url}/models"
+        return self._url("/models")
+
+    def _url(self, path: str) -> str:
+        version = self.api_version or self.profile.api_version
+        query = f"?api-version={version}" if version else ""
+        return f"{self.base_url}{path}{query}"
+
+    def serves(self, model: str) -> bool:
+        """Whether this upstream claims `model` by alias, exact name or glob."""
+        if model in self.aliases or model in self.models:
+            return True
+        return any(fnmatch.fnmatchcase(model, pattern) for pattern in self.models)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,7 +97,7 @@ DEFAULT_LIMITS = Limits()
 class Settings:
     """Everything the gateway is configured with."""
 
-    upstream: Upstream
+    upstreams: tuple[Upstream, ...]
     host: str = "127.0.0.1"
     port: int = 8000
     # Keys clients must present as `Authorization: Bearer ...`; empty means any key is fine.
@@ -86,9 +108,79 @@ class Settings:
     unsupported_tools: str = "drop"
     # Add a final `data: [DONE]` to streams (OpenAI sends none; Open Responses wants it).
     done_sentinel: bool = False
+    # Where stored responses live: sqlite:///path, redis://host:port/db, memory or none.
+    store_url: str = "memory"
+    store_ttl: float = 30 * 86400.0
+    store_max_entries: int = 100_000
+    # Key that seals reasoning into `encrypted_content` (32 bytes; see translate/reasoning).
+    reasoning_key: bytes = field(default=b"", repr=False)
 
     def __post_init__(self) -> None:
+        if not self.upstreams:
+            raise ValueError("at least one upstream is needed")
+        names = [u.name for u in self.upstreams]
+        if len(set(names)) != len(names):
+            raise ValueError(f"upstream names must be unique, got {names}")
+        if len(self.reasoning_key) not in (0, 32):
+            raise ValueError("reasoning_key must be 32 bytes")
+        if self.store_ttl <= 0 or self.store_max_entries <= 0:
+            raise ValueError("store_ttl and store_max_entries must be positive")
         if self.unsupported_tools not in ("drop", "error"):
             raise ValueError("unsupported_tools must be 'drop' or 'error'")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0-65535, got {self.port}")
+
+    @property
+    def upstream(self) -> Upstream:
+        """The first (in single-upstream mode, the only) upstream."""
+        return self.upstreams[0]
+
+    def route(self, model: str) -> tuple[Upstream, str] | None:
+        """The upstream for a client's model name and the model name to send it; None when
+        no upstream serves that model."""
+        for upstream in self.upstreams:
+            if upstream.serves(model):
+                return upstream, upstream.aliases.get(model, model)
+        for upstream in self.upstreams:
+            if not upstream.models and not upstream.aliases:
+                return upstream, model
+        return None
+
+
+def upstreams_from_toml(data: Mapping[str, object], environ: Mapping[str, str]
+                        ) -> tuple[Upstream, ...]:
+    """`[[upstreams]]` tables of a config file -> Upstreams. Keys come from the environment
+    (`api_key_env`), never from the file itself, so the file can be shared."""
+    tables = data.get("upstreams")
+    if not isinstance(tables, list) or not tables:
+        raise ValueError("the config file needs at least one [[upstreams]] table")
+    upstreams = []
+    for i, table in enumerate(tables):
+        if not isinstance(table, dict):
+            raise ValueError(f"upstreams[{i}] must be a table")
+        unknown = set(table) - _UPSTREAM_KEYS
+        if unknown:
+            raise ValueError(f"upstreams[{i}]: unknown keys {sorted(unknown)}")
+        base_url = table.get("base_url")
+        if not isinstance(base_url, str):
+            raise ValueError(f"upstreams[{i}].base_url is required")
+        key_env = table.get("api_key_env")
+        api_key = environ.get(key_env) if isinstance(key_env, str) else None
+        if isinstance(key_env, str) and not api_key:
+            raise ValueError(f"upstreams[{i}]: environment variable {key_env} is not set")
+        models = table.get("models", [])
+        aliases = table.get("aliases", {})
+        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+            raise ValueError(f"upstreams[{i}].models must be a list of strings")
+        if not isinstance(aliases, dict) or not all(isinstance(v, str)
+                                                    for v in aliases.values()):
+            raise ValueError(f"upstreams[{i}].aliases must map names to strings")
+        upstreams.append(Upstream.from_url(
+            base_url, api_key, profile=table.get("profile"),
+            name=str(table.get("name") or f"upstream{i}"), models=tuple(models),
+            aliases=aliases, api_version=table.get("api_version")))
+    return tuple(upstreams)
+
+
+_UPSTREAM_KEYS = frozenset({"name", "base_url", "api_key_env", "profile", "models", "aliases",
+                            "api_version"})

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Mapping
 from urllib.parse import urlsplit
 
-__all__ = ["PROFILES", "Profile", "detect_profile", "get_profile"]
+__all__ = ["DASHSCOPE_THINKING_BUDGET", "PROFILES", "Profile", "detect_profile", "get_profile"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,10 +25,9 @@ class Profile:
     max_tokens_field: str = "max_tokens"
     # Whether `stream_options: {include_usage: true}` is understood (usage on streams).
     stream_options: bool = True
-    # Whether `prompt_cache_key`, `verbosity` and `reasoning_effort` are accepted.
+    # Whether `prompt_cache_key` and `verbosity` are accepted.
     prompt_cache_key: bool = False
     verbosity: bool = False
-    reasoning_effort: bool = False
     # Whether `strict` may be sent inside function tool definitions.
     tool_strict: bool = True
     # Whether a content array of only text parts must be sent as one string.
@@ -37,7 +36,28 @@ class Profile:
     strip_schema_keys: frozenset[str] = field(default_factory=frozenset)
     # Image detail values the provider accepts; others are mapped to the nearest one.
     image_details: frozenset[str] = frozenset({"low", "high", "auto"})
+    # How `reasoning.effort` reaches the provider: "reasoning_effort", "enable_thinking"
+    # (DashScope: a switch plus a token budget), "thinking" (DeepSeek: {"type": ...}) or None.
+    reasoning_knob: str | None = None
+    # Whether earlier turns' `reasoning_content` is sent back on assistant messages (thinking
+    # providers require it on tool-call turns; others reject the unknown field).
+    reasoning_replay: bool = False
+    # Sent as `reasoning_content` on a tool-call assistant message that has none, for
+    # providers that reject such messages outright.
+    reasoning_placeholder: str | None = None
+    # Whether `<think>...</think>` at the start of content is reasoning (servers without a
+    # reasoning parser).
+    think_tags: bool = False
+    # Whether a stream may end without any finish_reason (and even without [DONE]) and still
+    # count as complete (Kimi does this).
+    finish_reason_optional: bool = False
+    # Header that carries the key: "authorization" (Bearer) or "api-key" (Azure).
+    auth_header: str = "authorization"
+    # `api-version` query parameter (Azure deployment URLs need one).
+    api_version: str | None = None
 
+
+_NO_SCHEMA_KEY = frozenset({"$schema"})
 
 PROFILES: Mapping[str, Profile] = MappingProxyType({
     "openai": Profile(
@@ -46,24 +66,51 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({
         max_tokens_field="max_completion_tokens",
         prompt_cache_key=True,
         verbosity=True,
-        reasoning_effort=True,
+        reasoning_knob="reasoning_effort",
     ),
     "azure": Profile(
         name="azure",
         developer_role=True,
         max_tokens_field="max_completion_tokens",
-        reasoning_effort=True,
+        reasoning_knob="reasoning_effort",
+        auth_header="api-key",
+        api_version="2024-10-21",
     ),
-    "dashscope": Profile(name="dashscope", strip_schema_keys=frozenset({"$schema"})),
+    "dashscope": Profile(
+        name="dashscope",
+        strip_schema_keys=_NO_SCHEMA_KEY,
+        reasoning_knob="enable_thinking",
+        reasoning_replay=True,
+    ),
     "deepseek": Profile(
         name="deepseek",
         text_parts_as_string=True,
-        strip_schema_keys=frozenset({"$schema"}),
+        strip_schema_keys=_NO_SCHEMA_KEY,
+        reasoning_knob="thinking",
+        reasoning_replay=True,
+        reasoning_placeholder="(reasoning omitted)",
     ),
-    "moonshot": Profile(name="moonshot", strip_schema_keys=frozenset({"$schema"})),
-    "vllm": Profile(name="vllm", reasoning_effort=True),
-    "ollama": Profile(name="ollama", strip_schema_keys=frozenset({"$schema"})),
+    "moonshot": Profile(
+        name="moonshot",
+        strip_schema_keys=_NO_SCHEMA_KEY,
+        reasoning_replay=True,
+        reasoning_placeholder="(reasoning omitted)",
+        finish_reason_optional=True,
+    ),
+    "vllm": Profile(name="vllm", reasoning_knob="reasoning_effort", think_tags=True),
+    "ollama": Profile(
+        name="ollama",
+        strip_schema_keys=_NO_SCHEMA_KEY,
+        reasoning_knob="reasoning_effort",
+        think_tags=True,
+    ),
     "generic": Profile(name="generic"),
+})
+
+# DashScope's thinking budget (tokens) for each reasoning effort; other efforts leave the
+# model's default budget.
+DASHSCOPE_THINKING_BUDGET: Mapping[str, int] = MappingProxyType({
+    "minimal": 1024, "low": 4096, "medium": 16384, "high": 32768,
 })
 
 # Host fragments that identify a provider (checked in order).

@@ -6,13 +6,17 @@ benchmarks.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import logging
+import os
 from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from .appkeys import session_key, settings_key
+from .appkeys import seal_key, session_key, settings_key, store_key
+from .background import track_runs
 from .config import Settings
 from .protocol.errors import (
     AuthenticationFailed,
@@ -21,14 +25,21 @@ from .protocol.errors import (
     MethodNotAllowed,
     NotFound,
 )
+from . import conversations
+from .rendering import error_response
+from .retrieval import cancel_response, delete_response, get_response, list_input_items
+from .store import ResponseStore, open_store
+from .translate.reasoning import ReasoningSeal
 from .upstream import create_session
-from .views import create_response, error_response, health, list_models
+from .views import create_response, health, list_models
 
 __all__ = ["create_app"]
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_PURGE_EVERY = 300.0  # seconds between sweeps of expired stored responses
 
 # Paths anyone may call, even when the gateway requires its own API key.
 _PUBLIC_PATHS = frozenset({"/health", "/healthz"})
@@ -41,7 +52,10 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[_error_middleware, _auth_middleware],
     )
     app[settings_key] = settings
+    app[seal_key] = ReasoningSeal(settings.reasoning_key or os.urandom(32))
     app.cleanup_ctx.append(_client_session)
+    app.cleanup_ctx.append(_response_store)
+    app.cleanup_ctx.append(track_runs)
     _setup_routes(app)
     return app
 
@@ -50,7 +64,12 @@ def _setup_routes(app: web.Application) -> None:
     for prefix in ("/v1", ""):
         # Some clients are configured with a base URL that lacks /v1.
         app.router.add_post(f"{prefix}/responses", create_response)
+        app.router.add_get(f"{prefix}/responses/{{response_id}}", get_response)
+        app.router.add_delete(f"{prefix}/responses/{{response_id}}", delete_response)
+        app.router.add_get(f"{prefix}/responses/{{response_id}}/input_items", list_input_items)
+        app.router.add_post(f"{prefix}/responses/{{response_id}}/cancel", cancel_response)
         app.router.add_get(f"{prefix}/models", list_models)
+    conversations.add_routes(app)
     app.router.add_get("/health", health)
     app.router.add_get("/healthz", health)
 
@@ -61,6 +80,35 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
     app[session_key] = session
     yield
     await session.close()
+
+
+async def _response_store(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    store = open_store(settings.store_url, ttl=settings.store_ttl,
+                       max_entries=settings.store_max_entries)
+    purger = None
+    if store is not None:
+        app[store_key] = store
+        purger = asyncio.create_task(_purge_periodically(store))
+    yield
+    if purger is not None:
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
+    if store is not None:
+        await store.close()
+
+
+async def _purge_periodically(store: ResponseStore) -> None:
+    while True:
+        await asyncio.sleep(_PURGE_EVERY)
+        try:
+            removed = await store.purge_expired()
+        except Exception:  # a failing purge must not take the gateway down
+            logger.exception("purging expired responses failed")
+        else:
+            if removed:
+                logger.info("purged %d expired responses", removed)
 
 
 @web.middleware

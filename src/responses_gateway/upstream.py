@@ -46,7 +46,7 @@ def create_session(timeouts: Timeouts, limits: Limits) -> aiohttp.ClientSession:
 class UpstreamClient:
     """Talks to one upstream. Cheap to build per request; the session is shared."""
 
-    __slots__ = ("_headers", "_session", "_timeouts", "upstream")
+    __slots__ = ("_headers", "_session", "_timeouts", "stream_done", "upstream")
 
     def __init__(self, session: aiohttp.ClientSession, upstream: Upstream,
                  timeouts: Timeouts) -> None:
@@ -55,8 +55,13 @@ class UpstreamClient:
         self._timeouts = timeouts
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if upstream.api_key:
-            headers["Authorization"] = f"Bearer {upstream.api_key}"
+            if upstream.profile.auth_header == "api-key":
+                headers["api-key"] = upstream.api_key
+            else:
+                headers["Authorization"] = f"Bearer {upstream.api_key}"
         self._headers = headers
+        # Set once a stream ended with `data: [DONE]` (or was a single JSON body).
+        self.stream_done = False
 
     def __repr__(self) -> str:
         return f"<UpstreamClient {self.upstream.name} {self.upstream.base_url}>"
@@ -112,6 +117,7 @@ class UpstreamClient:
                 # Some servers ignore `stream` and answer with one JSON completion.
                 with self._map_errors():
                     payload = await response.read()
+                self.stream_done = True
                 yield self._parse_completion(payload)
                 return
             decoder = SseDecoder()
@@ -132,6 +138,7 @@ class UpstreamClient:
 
     def _parse_chunk(self, frame: str) -> dict[str, Any] | None:
         if frame == "[DONE]":
+            self.stream_done = True
             return None
         try:
             chunk = orjson.loads(frame)

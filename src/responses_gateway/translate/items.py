@@ -106,6 +106,8 @@ def to_chat_messages(
                     messages.extend(deferred)
                     deferred.clear()
             else:
+                # A call that only comes later counts as never answered: it is left out.
+                answered.discard(call_id)
                 place({"role": "user", "content": f"[output of tool call {call_id}]\n{text}"})
                 if extra is not None:
                     place(extra)
@@ -127,12 +129,21 @@ def to_chat_messages(
 
 def _open_assistant(messages: list[dict[str, Any]], deferred: list[dict[str, Any]],
                     pending: set[str]) -> dict[str, Any] | None:
-    """The assistant message a new call may join: the last message, if it is one."""
+    """The assistant message a new call may join.
+
+    While earlier calls await their outputs, that is their assistant message (otherwise it
+    would be followed by another assistant message instead of its tool messages); else the
+    last message, if it is an assistant one.
+    """
+    if pending:
+        return next(m for m in reversed(messages) if m.get("role") == "assistant")
     if deferred or not messages:
         return None
     last = messages[-1]
     if last.get("role") != "assistant":
         return None
+    # A copy: `messages` may hold the caller's stored history, which must not change.
+    last = messages[-1] = {**last, "tool_calls": list(last.get("tool_calls") or ())}
     return last
 
 

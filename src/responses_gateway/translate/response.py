@@ -17,8 +17,10 @@ def new_response(
     response_id: str,
     created_at: int,
     tools_echo: list[dict[str, Any]],
+    status: str = "in_progress",
 ) -> dict[str, Any]:
-    """A fresh `in_progress` Response carrying every field the Open Responses schema requires."""
+    """A fresh Response (`in_progress`, or `queued` for background runs) carrying every field
+    the Open Responses schema requires."""
     body = request.body
     text = body.get("text") or {}
     reasoning = body.get("reasoning") or {}
@@ -30,7 +32,7 @@ def new_response(
         "id": response_id,
         "object": "response",
         "created_at": created_at,
-        "status": "in_progress",
+        "status": status,
         "background": request.background,
         "completed_at": None,
         "error": None,
@@ -42,6 +44,7 @@ def new_response(
         "output": [],
         "parallel_tool_calls": body.get("parallel_tool_calls", True) is not False,
         "previous_response_id": body.get("previous_response_id"),
+        "conversation": _conversation_ref(body.get("conversation")),
         "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
         "service_tier": "default",
         "store": request.store,
@@ -61,6 +64,14 @@ def new_response(
         "safety_identifier": body.get("safety_identifier"),
         "prompt_cache_key": body.get("prompt_cache_key"),
     }
+
+
+def _conversation_ref(value: Any) -> dict[str, str] | None:
+    if isinstance(value, str):
+        return {"id": value}
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return {"id": value["id"]}
+    return None
 
 
 def _number(value: Any, default: float) -> float:

@@ -20,6 +20,7 @@ import orjson
 
 from ..protocol.errors import GatewayError
 from .response import to_responses_usage
+from .think import ThinkSplitter
 from .tools import ToolMap
 
 __all__ = ["Event", "IdFactory", "Phase", "ResponseStream", "StreamStateError"]
@@ -64,6 +65,7 @@ class ResponseStream:
         tool_map: ToolMap,
         new_id: IdFactory,
         seal_reasoning: ReasoningSealer | None = None,
+        think_tags: bool = False,
     ) -> None:
         self._response = response
         self._output: list[dict[str, Any]] = response["output"]
@@ -80,6 +82,7 @@ class ResponseStream:
         self._tool_index: Any = None  # upstream index of the open tool call
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
+        self._think = ThinkSplitter() if think_tags else None
 
     def __repr__(self) -> str:
         return (f"<ResponseStream {self._response['id']} phase={self._phase.value} "
@@ -88,6 +91,11 @@ class ResponseStream:
     @property
     def phase(self) -> Phase:
         return self._phase
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The provider's finish_reason, once one arrived."""
+        return self._finish_reason
 
     @property
     def response_id(self) -> str:
@@ -128,6 +136,12 @@ class ResponseStream:
             raise StreamStateError("finish() after the terminal event")
         if self._phase is Phase.IDLE:
             self._start()
+        if self._think is not None:
+            reasoning, content = self._think.flush()
+            if reasoning:
+                self._reasoning_delta(reasoning)
+            if content:
+                self._text_delta("output_text", content)
         reason = _INCOMPLETE_REASONS.get(self._finish_reason or "")
         self._close_item("incomplete" if reason else "completed")
         self._response["usage"] = to_responses_usage(self._usage)
@@ -175,7 +189,7 @@ class ResponseStream:
             if isinstance(content, list):  # some servers answer with content parts
                 content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
             if isinstance(content, str) and content:
-                self._text_delta("output_text", content)
+                self._content_delta(content)
         refusal = delta.get("refusal")
         if isinstance(refusal, str) and refusal:
             self._text_delta("refusal", refusal)
@@ -184,6 +198,14 @@ class ResponseStream:
             for position, call in enumerate(tool_calls):
                 if isinstance(call, dict):
                     self._tool_delta(call, position)
+
+    def _content_delta(self, content: str) -> None:
+        if self._think is not None:
+            reasoning, content = self._think.feed(content)
+            if reasoning:
+                self._reasoning_delta(reasoning)
+        if content:
+            self._text_delta("output_text", content)
 
     def _reasoning_delta(self, text: str) -> None:
         if self._phase is not Phase.REASONING:
@@ -351,7 +373,9 @@ class ResponseStream:
     # -- response lifecycle ---------------------------------------------------------------
 
     def _start(self) -> None:
+        # A background response is announced as `queued`, then runs.
         self._emit("response.created", response={**self._response, "output": []})
+        self._response["status"] = "in_progress"
         self._emit("response.in_progress", response={**self._response, "output": []})
         self._phase = Phase.OPEN
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..protocol.errors import InvalidRequest
 from ..protocol.requests import CreateRequest
-from ..providers import Profile
+from ..providers import DASHSCOPE_THINKING_BUDGET, Profile
 from .items import ReasoningResolver, to_chat_messages
 from .tools import ToolMap, strip_schema_keys, to_chat_tools
 
@@ -29,10 +29,16 @@ class ChatRequest:
     tool_map: ToolMap
     tools_echo: list[dict[str, Any]]
     dropped_tools: tuple[str, ...]
+    instruction_messages: int = 0  # leading messages that came from `instructions`
 
     @property
     def messages(self) -> list[dict[str, Any]]:
         return self.body["messages"]  # type: ignore[no-any-return]
+
+    @property
+    def carried_messages(self) -> list[dict[str, Any]]:
+        """The messages a follow-up turn builds on: all but those from `instructions`."""
+        return self.messages[self.instruction_messages:]
 
     @property
     def stream(self) -> bool:
@@ -47,6 +53,7 @@ def to_chat_request(
     history: list[dict[str, Any]] | None = None,
     reject_unsupported_tools: bool = False,
     resolve_reasoning: ReasoningResolver | None = None,
+    stream: bool | None = None,
 ) -> ChatRequest:
     """Build the chat request; raises InvalidRequest for anything that cannot be carried."""
     toolset = to_chat_tools(request.body.get("tools"), request.body.get("tool_choice"), profile,
@@ -76,7 +83,7 @@ def to_chat_request(
     stop = request.body.get("stop")
     if stop is not None:
         body["stop"] = stop
-    if request.stream:
+    if request.stream if stream is None else stream:
         body["stream"] = True
         if profile.stream_options:
             body["stream_options"] = {"include_usage": True}
@@ -94,11 +101,35 @@ def to_chat_request(
         body["user"] = user
     if profile.prompt_cache_key and request.body.get("prompt_cache_key"):
         body["prompt_cache_key"] = request.body["prompt_cache_key"]
+    _reasoning_options(request, profile, body)
+    return ChatRequest(body, toolset.tool_map, toolset.echo, toolset.dropped,
+                       1 if instructions else 0)
+
+
+def _reasoning_options(request: CreateRequest, profile: Profile, body: dict[str, Any]) -> None:
+    """`reasoning.effort` through the provider's own knob; never the whole object."""
+    for message in body["messages"]:
+        if message.get("role") != "assistant":
+            continue
+        if not profile.reasoning_replay:
+            message.pop("reasoning_content", None)
+        elif (profile.reasoning_placeholder and message.get("tool_calls")
+              and not message.get("reasoning_content")):
+            message["reasoning_content"] = profile.reasoning_placeholder
     reasoning = request.body.get("reasoning") or {}
     effort = reasoning.get("effort")
-    if profile.reasoning_effort and isinstance(effort, str):
+    if not isinstance(effort, str) or profile.reasoning_knob is None:
+        return
+    thinking = effort != "none"
+    if profile.reasoning_knob == "reasoning_effort":
         body["reasoning_effort"] = effort
-    return ChatRequest(body, toolset.tool_map, toolset.echo, toolset.dropped)
+    elif profile.reasoning_knob == "enable_thinking":
+        body["enable_thinking"] = thinking
+        budget = DASHSCOPE_THINKING_BUDGET.get(effort)
+        if thinking and budget is not None:
+            body["thinking_budget"] = budget
+    elif profile.reasoning_knob == "thinking":
+        body["thinking"] = {"type": "enabled" if thinking else "disabled"}
 
 
 def _text_options(request: CreateRequest, profile: Profile, body: dict[str, Any]) -> None:

@@ -1,0 +1,141 @@
+"""Background responses: runs that outlive their request, can be polled, resumed, cancelled.
+
+Each run is a tracked task of this process (`runs_key`), cancelled and awaited at shutdown.
+Events go to the store's event log, so any replica can replay or follow them. A watcher
+refreshes the run's lease (so a crashed run is recognised as dead rather than shown as
+`in_progress` forever) and turns a cancel request, possibly made on another replica, into
+task cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from .appkeys import runs_key
+from .generation import Generation
+from .protocol.errors import GatewayError, UpstreamError
+from .store import ResponseStore, StoredResponse
+from .translate.stream import Event, Phase
+
+__all__ = ["LEASE_SECONDS", "lease_expired", "mark_dead", "start_background", "track_runs"]
+
+logger = logging.getLogger(__name__)
+
+LEASE_SECONDS = 30.0  # a run not heard from for this long is considered dead
+_RENEW_EVERY = 10.0
+_CANCEL_POLL = 0.2
+
+
+async def track_runs(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context: the registry of this process's background runs."""
+    runs: dict[str, asyncio.Task[None]] = {}
+    app[runs_key] = runs
+    yield
+    for task in list(runs.values()):
+        task.cancel()
+    if runs:
+        await asyncio.gather(*runs.values(), return_exceptions=True)
+
+
+async def start_background(app: web.Application, generation: Generation) -> StoredResponse:
+    """Store the queued response and start its run; returns the queued record."""
+    store = generation.store
+    assert store is not None
+    record = generation.stored_record(lease_until=time.time() + LEASE_SECONDS)
+    await store.put(record)
+    runs = app[runs_key]
+    task = asyncio.create_task(_run(generation, store), name=f"background {record.id}")
+    runs[record.id] = task
+    task.add_done_callback(lambda _: runs.pop(record.id, None))
+    return record
+
+
+async def _run(generation: Generation, store: ResponseStore) -> None:
+    runner = asyncio.current_task()
+    assert runner is not None
+    watcher = asyncio.create_task(_watch(generation, store, runner))
+    try:
+        try:
+            first = True
+            async for batch in generation.events():
+                # Polling clients see the run start and each finished item.
+                if first or any(e["type"] == "response.output_item.done" for e in batch):
+                    await generation.checkpoint(lease_until=time.time() + LEASE_SECONDS)
+                    first = False
+                await store.append_events(generation.response_id, batch)
+        except UpstreamError as exc:  # refused before the first chunk
+            await _end(generation, store, generation.machine.fail(exc))
+        except asyncio.CancelledError:
+            requested = await store.cancel_requested(generation.response_id)
+            if generation.machine.phase is not Phase.DONE:
+                error = _Cancelled() if requested else _ShuttingDown()
+                await _end(generation, store, generation.machine.fail(
+                    error, status="cancelled" if requested else "failed"))
+            if not requested:
+                raise
+    except Exception:
+        logger.exception("background run %s crashed", generation.response_id)
+        if generation.machine.phase is not Phase.DONE:
+            events = generation.machine.fail(GatewayError("The background run failed."))
+            await _end(generation, store, events)
+    finally:
+        watcher.cancel()
+
+
+async def _end(generation: Generation, store: ResponseStore, events: list[Event]) -> None:
+    await generation.persist()
+    await store.append_events(generation.response_id, events)
+
+
+async def _watch(generation: Generation, store: ResponseStore,
+                 runner: asyncio.Task[None]) -> None:
+    """Renew the run's lease and turn a cancel request (from any replica) into cancellation."""
+    renew_at = time.monotonic() + _RENEW_EVERY
+    while generation.machine.phase is not Phase.DONE:
+        await asyncio.sleep(_CANCEL_POLL)
+        if await store.cancel_requested(generation.response_id):
+            runner.cancel()
+            return
+        if time.monotonic() >= renew_at:
+            await generation.checkpoint(lease_until=time.time() + LEASE_SECONDS)
+            renew_at = time.monotonic() + _RENEW_EVERY
+
+
+def lease_expired(record: StoredResponse) -> bool:
+    """A queued / in-progress response whose runner stopped renewing its lease."""
+    return (record.status in ("queued", "in_progress") and record.lease_until is not None
+            and record.lease_until < time.time())
+
+
+async def mark_dead(store: ResponseStore, record: StoredResponse, *,
+                    status: str = "failed") -> StoredResponse:
+    """Settle a response whose runner died (crash, restart): `failed` (or `cancelled`)."""
+    record.response["status"] = status
+    if status == "failed":
+        record.response["error"] = {
+            "code": "server_error",
+            "message": "The gateway process running this response stopped before it finished.",
+        }
+    record.lease_until = None
+    await store.put(record)
+    return record
+
+
+class _Cancelled(GatewayError):
+    """The client cancelled a background response."""
+
+    def __init__(self) -> None:
+        super().__init__("The response was cancelled.", code="cancelled")
+
+
+class _ShuttingDown(GatewayError):
+    """The gateway stopped while the run was going."""
+
+    def __init__(self) -> None:
+        super().__init__("The gateway shut down before the response finished.",
+                         code="server_shutdown")

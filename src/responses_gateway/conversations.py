@@ -1,0 +1,150 @@
+"""The Conversations API (`/v1/conversations`): durable item lists that responses extend.
+
+A response created with `conversation` sees the conversation's items before its own input,
+and its input and output items are appended when it is stored (generation.py).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .appkeys import store_key
+from .generation import new_id
+from .protocol.errors import InvalidRequest, NotFound
+from .protocol.requests import parse_json_object
+from .rendering import json_response, list_page
+from .store import Conversation, ResponseStore
+from .translate.history import with_item_ids
+
+__all__ = ["add_routes"]
+
+_MAX_ITEMS_PER_CALL = 20
+
+
+def add_routes(app: web.Application) -> None:
+    for prefix in ("/v1", ""):
+        base = f"{prefix}/conversations"
+        app.router.add_post(base, create_conversation)
+        app.router.add_get(f"{base}/{{conversation_id}}", get_conversation)
+        app.router.add_post(f"{base}/{{conversation_id}}", update_conversation)
+        app.router.add_delete(f"{base}/{{conversation_id}}", delete_conversation)
+        app.router.add_get(f"{base}/{{conversation_id}}/items", list_items)
+        app.router.add_post(f"{base}/{{conversation_id}}/items", add_items)
+        app.router.add_get(f"{base}/{{conversation_id}}/items/{{item_id}}", get_item)
+        app.router.add_delete(f"{base}/{{conversation_id}}/items/{{item_id}}", delete_item)
+
+
+def _store(request: web.Request) -> ResponseStore:
+    store = request.app.get(store_key)
+    if store is None:
+        raise InvalidRequest("Conversations need the response store, which is off on this "
+                             "gateway (--store none).", code="store_disabled")
+    return store
+
+
+async def _conversation(request: web.Request) -> tuple[ResponseStore, Conversation]:
+    store = _store(request)
+    conversation_id = request.match_info["conversation_id"]
+    conversation = await store.get_conversation(conversation_id)
+    if conversation is None:
+        raise NotFound(f"Conversation with id '{conversation_id}' not found.",
+                       param="conversation_id", code="conversation_not_found")
+    return store, conversation
+
+
+def _items(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:
+    items = body.get("items")
+    if items is None and not required:
+        return []
+    if not isinstance(items, list):
+        raise InvalidRequest("'items' must be an array of items.", param="items",
+                             code="invalid_type")
+    if len(items) > _MAX_ITEMS_PER_CALL:
+        raise InvalidRequest(f"At most {_MAX_ITEMS_PER_CALL} items can be added at once.",
+                             param="items", code="invalid_value")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not (isinstance(item.get("type"), str)
+                                              or isinstance(item.get("role"), str)):
+            raise InvalidRequest(f"Invalid 'items[{i}]': expected an item object.",
+                                 param=f"items[{i}]", code="invalid_type")
+    return with_item_ids(items, new_id)
+
+
+def _metadata(body: dict[str, Any]) -> dict[str, str]:
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise InvalidRequest("'metadata' must map strings to strings.", param="metadata",
+                             code="invalid_type")
+    if len(metadata) > 16:
+        raise InvalidRequest("'metadata' can have at most 16 keys.", param="metadata",
+                             code="invalid_value")
+    return metadata
+
+
+async def create_conversation(request: web.Request) -> web.Response:
+    store = _store(request)
+    raw = await request.read()
+    body = parse_json_object(raw) if raw.strip() else {}
+    conversation = Conversation(id=new_id("conv"), created_at=int(time.time()),
+                                metadata=_metadata(body), items=_items(body, required=False),
+                                expires_at=store.expiry())
+    await store.put_conversation(conversation)
+    return json_response(conversation.to_object())
+
+
+async def get_conversation(request: web.Request) -> web.Response:
+    _, conversation = await _conversation(request)
+    return json_response(conversation.to_object())
+
+
+async def update_conversation(request: web.Request) -> web.Response:
+    store, conversation = await _conversation(request)
+    conversation.metadata = _metadata(parse_json_object(await request.read()))
+    await store.put_conversation(conversation)
+    return json_response(conversation.to_object())
+
+
+async def delete_conversation(request: web.Request) -> web.Response:
+    store, conversation = await _conversation(request)
+    await store.delete_conversation(conversation.id)
+    return json_response({"id": conversation.id, "object": "conversation.deleted",
+                          "deleted": True})
+
+
+async def list_items(request: web.Request) -> web.Response:
+    _, conversation = await _conversation(request)
+    return json_response(list_page(request, conversation.items))
+
+
+async def add_items(request: web.Request) -> web.Response:
+    store, conversation = await _conversation(request)
+    added = _items(parse_json_object(await request.read()), required=True)
+    conversation.items.extend(added)
+    await store.put_conversation(conversation)
+    return json_response({"object": "list", "data": added,
+                          "first_id": added[0]["id"] if added else None,
+                          "last_id": added[-1]["id"] if added else None, "has_more": False})
+
+
+def _find(conversation: Conversation, item_id: str) -> int:
+    for index, item in enumerate(conversation.items):
+        if item.get("id") == item_id:
+            return index
+    raise NotFound(f"Item with id '{item_id}' not found.", param="item_id",
+                   code="item_not_found")
+
+
+async def get_item(request: web.Request) -> web.Response:
+    _, conversation = await _conversation(request)
+    return json_response(conversation.items[_find(conversation, request.match_info["item_id"])])
+
+
+async def delete_item(request: web.Request) -> web.Response:
+    store, conversation = await _conversation(request)
+    del conversation.items[_find(conversation, request.match_info["item_id"])]
+    await store.put_conversation(conversation)
+    return json_response(conversation.to_object())

@@ -1,0 +1,246 @@
+"""One response being generated: history, translation, the upstream call, persistence.
+
+Foreground requests (JSON or SSE) and background runs share this pipeline, so a response is
+stored the same way whichever path made it: before its terminal event leaves the gateway,
+so an immediate follow-up always finds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+from aiohttp import web
+
+from .appkeys import seal_key, session_key, settings_key, store_key
+from .config import Upstream
+from .protocol.errors import InvalidRequest, NotFound, UpstreamError, UpstreamProtocolError
+from .protocol.requests import CreateRequest
+from .store import Conversation, ResponseStore, StoredResponse
+from .translate.history import to_assistant_message, with_item_ids
+from .translate.reasoning import reasoning_text_of
+from .translate.response import new_response
+from .translate.stream import Event, Phase, ResponseStream
+from .translate.to_chat import ChatRequest, to_chat_request
+from .upstream import UpstreamClient
+
+__all__ = ["Generation", "new_id", "prepare_generation"]
+
+logger = logging.getLogger(__name__)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{os.urandom(12).hex()}"
+
+
+@dataclass(slots=True, kw_only=True)
+class Generation:
+    """Everything one response needs while it is produced."""
+
+    create: CreateRequest
+    upstream: Upstream
+    chat: ChatRequest
+    machine: ResponseStream
+    client: UpstreamClient
+    store: ResponseStore | None
+    conversation: Conversation | None = None
+    # Serialises writes of this response: a progress checkpoint must never land after the
+    # final record.
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def response_id(self) -> str:
+        return self.machine.response_id
+
+    @property
+    def persistent(self) -> bool:
+        return self.store is not None and self.create.store
+
+    async def events(self) -> AsyncIterator[list[Event]]:
+        """Stream the upstream answer as batches of events; the last batch is terminal.
+
+        Raises UpstreamError if the provider refuses before the first chunk. Failures after
+        that end the stream with `response.failed`.
+        """
+        chunks = await self.client.stream(self.chat.body)
+        try:
+            yield self.machine.start()
+            try:
+                async for chunk in chunks:
+                    batch = self.machine.feed(chunk)
+                    if batch:
+                        yield batch
+                self._check_stream_end()
+                tail = self.machine.finish(completed_at=int(time.time()))
+            except UpstreamError as exc:
+                logger.warning("upstream %s failed mid-stream for %s: %s", self.upstream.name,
+                               self.response_id, exc.message)
+                tail = self.machine.fail(exc)
+            await self.persist()
+            yield tail
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+
+    async def complete(self) -> dict[str, Any]:
+        """Run without streaming and return the final Response."""
+        completion = await self.client.complete(self.chat.body)
+        self.machine.feed(completion)
+        self.machine.finish(completed_at=int(time.time()))
+        await self.persist()
+        return self.machine.snapshot()
+
+    def _check_stream_end(self) -> None:
+        # A stream that stops with neither [DONE] nor a finish_reason was cut off.
+        if (not self.client.stream_done and self.machine.finish_reason is None
+                and not self.upstream.profile.finish_reason_optional):
+            raise UpstreamProtocolError(
+                f"The stream from the upstream '{self.upstream.name}' ended before the "
+                "model finished.", code="upstream_stream_truncated")
+
+    def stored_record(self, *, lease_until: float | None = None) -> StoredResponse:
+        assert self.store is not None
+        messages = list(self.chat.carried_messages)
+        reply = to_assistant_message(self.machine.snapshot()["output"], self.chat.tool_map)
+        if reply is not None and lease_until is None:
+            messages.append(reply)
+        return StoredResponse(
+            id=self.response_id,
+            response=self.machine.snapshot(),
+            input_items=with_item_ids(self.create.input, new_id),
+            messages=messages,
+            upstream=self.upstream.name,
+            lease_until=lease_until,
+            expires_at=self.store.expiry(),
+        )
+
+    async def checkpoint(self, *, lease_until: float) -> None:
+        """Store the response as it stands while it runs (background runs only)."""
+        assert self.store is not None
+        async with self.write_lock:
+            if self.machine.phase is not Phase.DONE:
+                await self.store.put(self.stored_record(lease_until=lease_until))
+
+    async def persist(self) -> None:
+        """Store the final response (and extend its conversation) if storing is on."""
+        if not self.persistent:
+            return
+        assert self.store is not None
+        async with self.write_lock:
+            await self._persist(self.store)
+
+    async def _persist(self, store: ResponseStore) -> None:
+        record = self.stored_record()
+        await store.put(record)
+        if self.conversation is not None:
+            conversation = self.conversation
+            conversation.items.extend(record.input_items)
+            conversation.items.extend(self.machine.snapshot()["output"])
+            conversation.expires_at = store.expiry()
+            await store.put_conversation(conversation)
+
+
+async def prepare_generation(app: web.Application, create: CreateRequest, *,
+                             stream_upstream: bool | None = None) -> Generation:
+    """Load history, pick the upstream and translate; raises InvalidRequest / NotFound."""
+    settings = app[settings_key]
+    store = app.get(store_key)
+    _check_stateful(create, store)
+    routed = settings.route(create.model)
+    if routed is None:
+        raise NotFound(f"The model '{create.model}' does not exist or is not served by this "
+                       "gateway.", param="model", code="model_not_found")
+    upstream, model = routed
+    history, conversation, items = await _load_history(create, store)
+    seal = app[seal_key]
+
+    def resolve_reasoning(item: dict[str, Any]) -> str | None:
+        blob = item.get("encrypted_content")
+        if blob:
+            text = seal.unseal(blob, provider=upstream.name)
+            if text is not None:
+                return text
+            logger.info("ignored reasoning item %s: encrypted_content not sealed by this "
+                        "gateway for upstream %s", item.get("id"), upstream.name)
+        return reasoning_text_of(item)
+
+    def seal_reasoning(text: str) -> str:
+        return seal.seal(text, provider=upstream.name, model=model, nonce=os.urandom(12))
+
+    if conversation is not None:
+        create = _with_input(create, [*conversation.items, *create.input])
+    chat = to_chat_request(create, upstream.profile, upstream_model=model, history=history,
+                           reject_unsupported_tools=settings.unsupported_tools == "error",
+                           resolve_reasoning=resolve_reasoning, stream=stream_upstream)
+    if conversation is not None:
+        create = _with_input(create, items)
+    if chat.dropped_tools:
+        logger.warning("dropped hosted tools that upstream %s cannot run: %s", upstream.name,
+                       ", ".join(chat.dropped_tools))
+    response = new_response(create, response_id=new_id("resp"), created_at=int(time.time()),
+                            tools_echo=chat.tools_echo,
+                            status="queued" if create.background else "in_progress")
+    machine = ResponseStream(response, tool_map=chat.tool_map, new_id=new_id,
+                             seal_reasoning=seal_reasoning,
+                             think_tags=upstream.profile.think_tags)
+    client = UpstreamClient(app[session_key], upstream, settings.timeouts)
+    return Generation(create=create, upstream=upstream, chat=chat, machine=machine,
+                      client=client, store=store, conversation=conversation)
+
+
+def _with_input(create: CreateRequest, items: list[dict[str, Any]]) -> CreateRequest:
+    return CreateRequest(body=create.body, model=create.model, input=items,
+                         stream=create.stream, store=create.store,
+                         background=create.background)
+
+
+def _check_stateful(create: CreateRequest, store: ResponseStore | None) -> None:
+    body = create.body
+    if body.get("previous_response_id") and body.get("conversation"):
+        raise InvalidRequest("'previous_response_id' and 'conversation' cannot be used "
+                             "together.", param="conversation", code="invalid_value")
+    if store is None:
+        for key in ("previous_response_id", "conversation"):
+            if body.get(key):
+                raise InvalidRequest(f"'{key}' needs the response store, which is off on this "
+                                     "gateway (--store none); send the whole conversation in "
+                                     "'input' instead.", param=key, code="store_disabled")
+        if create.background:
+            raise InvalidRequest("'background' needs the response store, which is off on this "
+                                 "gateway (--store none).", param="background",
+                                 code="store_disabled")
+    if create.background and not create.store:
+        raise InvalidRequest("A background response must be stored: 'store' cannot be false.",
+                             param="store", code="invalid_value")
+
+
+async def _load_history(create: CreateRequest, store: ResponseStore | None
+                        ) -> tuple[list[dict[str, Any]], Conversation | None,
+                                   list[dict[str, Any]]]:
+    if store is None:
+        return [], None, create.input
+    previous_id = create.body.get("previous_response_id")
+    if previous_id:
+        record = await store.get(previous_id)
+        if record is None:
+            raise NotFound(f"Previous response with id '{previous_id}' not found.",
+                           param="previous_response_id", code="previous_response_not_found")
+        if record.status in ("queued", "in_progress"):
+            raise InvalidRequest(f"Previous response '{previous_id}' is still in progress.",
+                                 param="previous_response_id", code="previous_response_pending")
+        return record.messages, None, create.input
+    ref = create.body.get("conversation")
+    conversation_id = ref.get("id") if isinstance(ref, dict) else ref
+    if conversation_id:
+        if not isinstance(conversation_id, str):
+            raise InvalidRequest("'conversation' must be an id or {\"id\": ...}.",
+                                 param="conversation", code="invalid_type")
+        conversation = await store.get_conversation(conversation_id)
+        if conversation is None:
+            raise NotFound(f"Conversation with id '{conversation_id}' not found.",
+                           param="conversation", code="conversation_not_found")
+        return [], conversation, create.input
+    return [], None, create.input

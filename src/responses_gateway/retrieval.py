@@ -1,0 +1,128 @@
+"""Views over stored responses: retrieve (or replay a stream), delete, input items, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiohttp import web
+
+from .appkeys import runs_key, store_key
+from .background import LEASE_SECONDS, lease_expired, mark_dead
+from .protocol.errors import InvalidRequest, NotFound
+from .protocol.sse import encode_event
+from .store import ResponseStore, StoredResponse
+from .rendering import SSE_HEADERS, int_query, json_response, list_page
+
+__all__ = ["cancel_response", "delete_response", "get_response", "list_input_items"]
+
+_CANCEL_WAIT = 10.0  # seconds to wait for the runner to settle a cancelled response
+
+
+def _store(request: web.Request) -> ResponseStore:
+    store = request.app.get(store_key)
+    if store is None:
+        raise InvalidRequest("The response store is off on this gateway (--store none).",
+                             code="store_disabled")
+    return store
+
+
+async def _record(request: web.Request) -> StoredResponse:
+    store = _store(request)
+    response_id = request.match_info["response_id"]
+    record = await store.get(response_id)
+    if record is None:
+        raise NotFound(f"Response with id '{response_id}' not found.", param="response_id",
+                       code="response_not_found")
+    if lease_expired(record):
+        record = await mark_dead(store, record)
+    return record
+
+
+async def get_response(request: web.Request) -> web.StreamResponse:
+    """GET /v1/responses/{id}; with ?stream=true, replay (and follow) its events."""
+    record = await _record(request)
+    if request.query.get("stream", "").lower() not in ("true", "1"):
+        return json_response(record.response)
+    if not record.response.get("background"):
+        raise InvalidRequest("Only background responses can be streamed again; this one was "
+                             "not created with background=true.", param="stream",
+                             code="invalid_value")
+    after = int_query(request, "starting_after", -1)
+    return await _replay(request, _store(request), record, after)
+
+
+async def _replay(request: web.Request, store: ResponseStore, record: StoredResponse,
+                  after: int) -> web.StreamResponse:
+    response = web.StreamResponse(headers=SSE_HEADERS)
+    await response.prepare(request)
+    try:
+        while True:
+            ended = False
+            async for event in store.follow_events(record.id, after, idle_timeout=LEASE_SECONDS):
+                after = event["sequence_number"]
+                await response.write(encode_event(event))
+                ended = event["type"] in ("response.completed", "response.incomplete",
+                                          "response.failed")
+            if ended:
+                break
+            current = await store.get(record.id)
+            if current is None or current.status not in ("queued", "in_progress"):
+                break  # settled without a terminal event in the log (e.g. marked dead)
+            if lease_expired(current):
+                await mark_dead(store, current)
+                break
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the client left; the run goes on
+    return response
+
+
+async def delete_response(request: web.Request) -> web.Response:
+    """DELETE /v1/responses/{id}."""
+    store = _store(request)
+    response_id = request.match_info["response_id"]
+    task = request.app[runs_key].get(response_id)
+    if task is not None:
+        await store.request_cancel(response_id)
+        task.cancel()
+    if not await store.delete(response_id):
+        raise NotFound(f"Response with id '{response_id}' not found.", param="response_id",
+                       code="response_not_found")
+    return json_response({"id": response_id, "object": "response.deleted", "deleted": True})
+
+
+async def list_input_items(request: web.Request) -> web.Response:
+    """GET /v1/responses/{id}/input_items (after, limit, order)."""
+    record = await _record(request)
+    return json_response(list_page(request, record.input_items))
+
+
+async def cancel_response(request: web.Request) -> web.Response:
+    """POST /v1/responses/{id}/cancel: works from any replica."""
+    store = _store(request)
+    record = await _record(request)
+    if not record.response.get("background"):
+        raise InvalidRequest("Only background responses can be cancelled.",
+                             param="response_id", code="invalid_value")
+    if record.status not in ("queued", "in_progress"):
+        return json_response(record.response)
+    await store.request_cancel(record.id)
+    task = request.app[runs_key].get(record.id)
+    if task is not None:
+        task.cancel()
+    deadline = time.monotonic() + _CANCEL_WAIT
+    while time.monotonic() < deadline:
+        current = await store.get(record.id)
+        if current is None:
+            break
+        if current.status not in ("queued", "in_progress"):
+            return json_response(current.response)
+        if lease_expired(current):
+            break
+        await asyncio.sleep(0.05)
+    # Nobody is running it (or it did not stop in time): settle it here.
+    current = await store.get(record.id) or record
+    settled = await mark_dead(store, current, status="cancelled")
+    return json_response(settled.response)
+

@@ -1,0 +1,85 @@
+"""In-process store: for tests and single-process throwaway runs. Lost on restart."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections import OrderedDict
+from typing import Any
+
+from .base import Conversation, ResponseStore, StoredResponse
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(ResponseStore):
+    name = "memory"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._responses: OrderedDict[str, StoredResponse] = OrderedDict()
+        self._events: dict[str, list[dict[str, Any]]] = {}
+        self._cancels: set[str] = set()
+        self._conversations: dict[str, Conversation] = {}
+        self._changed = asyncio.Condition()
+
+    async def put(self, record: StoredResponse) -> None:
+        self._responses[record.id] = copy.deepcopy(record)
+        self._responses.move_to_end(record.id)
+        while len(self._responses) > self.max_entries:
+            oldest, _ = self._responses.popitem(last=False)
+            self._events.pop(oldest, None)
+
+    async def get(self, response_id: str) -> StoredResponse | None:
+        record = self._responses.get(response_id)
+        if record is None or record.expires_at < time.time():
+            return None
+        return copy.deepcopy(record)
+
+    async def delete(self, response_id: str) -> bool:
+        self._events.pop(response_id, None)
+        self._cancels.discard(response_id)
+        return self._responses.pop(response_id, None) is not None
+
+    async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
+        self._events.setdefault(response_id, []).extend(copy.deepcopy(events))
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def events_after(self, response_id: str, after: int) -> list[dict[str, Any]]:
+        return [e for e in self._events.get(response_id, ()) if e["sequence_number"] > after]
+
+    async def wait_for_events(self, response_id: str, after: int, timeout: float) -> None:
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    async def request_cancel(self, response_id: str) -> None:
+        self._cancels.add(response_id)
+
+    async def cancel_requested(self, response_id: str) -> bool:
+        return response_id in self._cancels
+
+    async def put_conversation(self, conversation: Conversation) -> None:
+        self._conversations[conversation.id] = copy.deepcopy(conversation)
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        found = self._conversations.get(conversation_id)
+        if found is None or found.expires_at < time.time():
+            return None
+        return copy.deepcopy(found)
+
+    async def delete_conversation(self, conversation_id: str) -> bool:
+        return self._conversations.pop(conversation_id, None) is not None
+
+    async def purge_expired(self) -> int:
+        now = time.time()
+        expired = [k for k, r in self._responses.items() if r.expires_at < now]
+        for key in expired:
+            await self.delete(key)
+        for key in [k for k, c in self._conversations.items() if c.expires_at < now]:
+            del self._conversations[key]
+        return len(expired)

@@ -1,0 +1,81 @@
+"""What a stored response keeps for the next turn. Pure: no I/O.
+
+- `to_assistant_message`: a response's output items -> the chat assistant message that a
+  follow-up (`previous_response_id`, `conversation`) replays, tool calls and reasoning included.
+- `with_item_ids`: input items as `GET /v1/responses/{id}/input_items` lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import orjson
+
+from .tools import ToolMap
+
+__all__ = ["to_assistant_message", "with_item_ids"]
+
+_ID_PREFIXES = {
+    "message": "msg",
+    "function_call": "fc",
+    "function_call_output": "fco",
+    "custom_tool_call": "ctc",
+    "custom_tool_call_output": "ctco",
+    "reasoning": "rs",
+}
+
+
+def to_assistant_message(output: list[dict[str, Any]], tool_map: ToolMap) -> dict[str, Any] | None:
+    """The assistant chat message equivalent to `output`; None if nothing was produced."""
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for item in output:
+        kind = item.get("type")
+        if kind == "message":
+            for part in item.get("content") or ():
+                texts.append(part.get("text") or part.get("refusal") or "")
+        elif kind == "reasoning":
+            reasoning.extend(p.get("text", "") for p in item.get("content") or ())
+        elif kind == "function_call":
+            calls.append(_call(item["call_id"],
+                               tool_map.chat_name(item["name"], item.get("namespace")),
+                               item.get("arguments") or "{}"))
+        elif kind == "custom_tool_call":
+            calls.append(_call(item["call_id"],
+                               tool_map.chat_name(item["name"], item.get("namespace")),
+                               orjson.dumps({"input": item.get("input", "")}).decode()))
+    if not texts and not calls and not reasoning:
+        return None
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
+    if calls:
+        message["tool_calls"] = calls
+    if reasoning:
+        message["reasoning_content"] = "".join(reasoning)
+    return message
+
+
+def _call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def with_item_ids(items: list[dict[str, Any]], new_id: Callable[[str], str]) -> list[dict[str, Any]]:
+    """Copies of input items in their listed form: typed, with an id, messages as parts."""
+    listed = []
+    for item in items:
+        item = dict(item)
+        kind = item.get("type") or ("message" if "role" in item else "item")
+        item["type"] = kind
+        if kind == "message":
+            content = item.get("content")
+            part_type = "output_text" if item.get("role") == "assistant" else "input_text"
+            if isinstance(content, str):
+                item["content"] = [{"type": part_type, "text": content}]
+            elif content is None:
+                item["content"] = []
+        if not item.get("status"):
+            item["status"] = "completed"
+        if not item.get("id"):
+            item["id"] = new_id(_ID_PREFIXES.get(kind, "item"))
+        listed.append(item)
+    return listed

@@ -1,0 +1,84 @@
+"""The reasoning carrier: raw reasoning sealed into `encrypted_content`, and unsealed on replay.
+
+Thinking-mode providers (DeepSeek, Qwen, Kimi) want an assistant turn's `reasoning_content`
+back on the next request, while stateless clients such as Codex (`store: false`) send back
+only the reasoning item they were given. So the reasoning travels inside the item, sealed
+with AES-256-GCM under the gateway's key and tagged with provider and model. A blob that was
+tampered with, sealed under another key or for another provider is ignored, never trusted.
+Pure: the nonce comes in as an argument.
+
+Blob format: "rgw1." + base64url(nonce[12] + ciphertext+tag) over
+orjson({"p": provider, "m": model, "r": reasoning}), with associated data b"rgw1".
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = ["ReasoningSeal", "derive_key", "reasoning_text_of"]
+
+_PREFIX = "rgw1."
+_AAD = b"rgw1"
+NONCE_BYTES = 12
+
+
+def derive_key(secret: str | bytes) -> bytes:
+    """A 32-byte key from any operator-supplied secret (raw 32 bytes are used as they are)."""
+    if isinstance(secret, bytes) and len(secret) == 32:
+        return secret
+    if isinstance(secret, str):
+        secret = secret.encode()
+    return hashlib.sha256(b"responses-gateway reasoning key\0" + secret).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningSeal:
+    """Seals and unseals reasoning for one gateway key."""
+
+    key: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.key) != 32:
+            raise ValueError("the reasoning key must be 32 bytes")
+
+    def seal(self, reasoning: str, *, provider: str, model: str, nonce: bytes) -> str:
+        if len(nonce) != NONCE_BYTES:
+            raise ValueError("nonce must be 12 bytes")
+        plain = orjson.dumps({"p": provider, "m": model, "r": reasoning})
+        sealed = AESGCM(self.key).encrypt(nonce, plain, _AAD)
+        return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+    def unseal(self, blob: Any, *, provider: str) -> str | None:
+        """The reasoning in `blob`, or None if it is not ours, was altered, or is for
+        another provider (its reasoning would be rejected or misleading there)."""
+        if not isinstance(blob, str) or not blob.startswith(_PREFIX):
+            return None
+        body = blob[len(_PREFIX):]
+        try:
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            plain = AESGCM(self.key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _AAD)
+            payload = orjson.loads(plain)
+        except (ValueError, InvalidTag, orjson.JSONDecodeError):
+            return None
+        if not isinstance(payload, dict) or payload.get("p") != provider:
+            return None
+        reasoning = payload.get("r")
+        return reasoning if isinstance(reasoning, str) else None
+
+
+def reasoning_text_of(item: dict[str, Any]) -> str | None:
+    """Plain reasoning text a client replayed in the item's `content` (if any)."""
+    content = item.get("content")
+    if not isinstance(content, list):
+        return None
+    texts = [p.get("text") for p in content
+             if isinstance(p, dict) and p.get("type") == "reasoning_text"
+             and isinstance(p.get("text"), str)]
+    return "".join(texts) if texts else None
