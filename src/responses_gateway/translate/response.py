@@ -8,7 +8,7 @@ from ..protocol.requests import CreateRequest
 
 __all__ = ["new_response", "to_responses_usage"]
 
-_DEFAULT_TEXT = {"format": {"type": "text"}, "verbosity": "medium"}
+_DEFAULT_TEXT = {"verbosity": "medium"}
 
 
 def new_response(
@@ -49,7 +49,7 @@ def new_response(
         "service_tier": "default",
         "store": request.store,
         "temperature": _number(body.get("temperature"), 1.0),
-        "text": {"format": text.get("format") or _DEFAULT_TEXT["format"],
+        "text": {"format": _echo_format(text.get("format")),
                  "verbosity": text.get("verbosity") or _DEFAULT_TEXT["verbosity"]},
         "tool_choice": tool_choice,
         "tools": tools_echo,
@@ -64,6 +64,16 @@ def new_response(
         "safety_identifier": body.get("safety_identifier"),
         "prompt_cache_key": body.get("prompt_cache_key"),
     }
+
+
+def _echo_format(fmt: Any) -> dict[str, Any]:
+    if not isinstance(fmt, dict):
+        return {"type": "text"}
+    if fmt.get("type") == "json_schema":
+        # The echo carries every field of the format, defaults filled in.
+        return {**fmt, "description": fmt.get("description"),
+                "strict": bool(fmt.get("strict", False))}
+    return fmt
 
 
 def _conversation_ref(value: Any) -> dict[str, str] | None:

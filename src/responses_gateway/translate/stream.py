@@ -80,6 +80,7 @@ class ResponseStream:
         self._part_type = ""  # "output_text" / "refusal" while a message part is open
         self._parts: list[dict[str, Any]] = []  # finished parts of the open message
         self._tool_index: Any = None  # upstream index of the open tool call
+        self._tool_call_id: str | None = None  # upstream id of the open tool call
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
         self._think = ThinkSplitter() if think_tags else None
@@ -167,7 +168,8 @@ class ResponseStream:
             self._emit("error", code=code, message=error.message, param=error.param,
                        error={"type": error.type, "code": code, "message": error.message,
                               "param": error.param})
-            self._terminate("failed", error={"code": code, "message": error.message})
+            self._terminate("failed", error={"code": _response_error_code(error),
+                                             "message": error.message})
         else:
             self._terminate(status)
         return self._take()
@@ -253,25 +255,29 @@ class ResponseStream:
     def _tool_delta(self, call: dict[str, Any], position: int) -> None:
         index = call.get("index", position)
         function = call.get("function") or {}
-        if self._phase is not Phase.TOOL_CALL or index != self._tool_index:
+        call_id = call.get("id")
+        if (self._phase is not Phase.TOOL_CALL or index != self._tool_index
+                or (call_id and self._tool_call_id and call_id != self._tool_call_id)):
             # Some servers repeat id and name in every delta; a new index opens a new call.
             self._close_item("completed")
             name = function.get("name") or ""
             ref = self._tool_map.resolve(name)
-            call_id = call.get("id") or self._new_id("call")
+            item_call_id = call_id or self._new_id("call")
             if ref.kind == "custom":
                 self._item = {"id": self._new_id("ctc"), "type": "custom_tool_call",
-                              "status": "in_progress", "call_id": call_id, "name": ref.name,
-                              "input": ""}
+                              "status": "in_progress", "call_id": item_call_id,
+                              "name": ref.name, "input": ""}
             else:
                 self._item = {"id": self._new_id("fc"), "type": "function_call",
-                              "status": "in_progress", "call_id": call_id, "name": ref.name,
-                              "arguments": ""}
+                              "status": "in_progress", "call_id": item_call_id,
+                              "name": ref.name, "arguments": ""}
             if ref.namespace:
                 self._item["namespace"] = ref.namespace
             self._announce()
             self._phase = Phase.TOOL_CALL
             self._tool_index = index
+            # Servers that omit `index` (Gemini) tell calls apart by id alone.
+            self._tool_call_id = call_id
         fragment = function.get("arguments")
         if isinstance(fragment, str) and fragment:
             self._text.append(fragment)
@@ -394,6 +400,16 @@ class ResponseStream:
         out = self._out
         self._out = []
         return out
+
+
+def _response_error_code(error: GatewayError) -> str:
+    """`response.error.code` takes only the API's own codes; the specific one stays on the
+    `error` event."""
+    if error.status == 429:
+        return "rate_limit_exceeded"
+    if error.status in (400, 413, 422):
+        return "invalid_prompt"
+    return "server_error"
 
 
 def _unwrap_custom_input(raw: str) -> str:

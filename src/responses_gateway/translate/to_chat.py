@@ -108,14 +108,17 @@ def to_chat_request(
 
 def _reasoning_options(request: CreateRequest, profile: Profile, body: dict[str, Any]) -> None:
     """`reasoning.effort` through the provider's own knob; never the whole object."""
-    for message in body["messages"]:
+    messages = body["messages"]
+    for index, message in enumerate(messages):
         if message.get("role") != "assistant":
             continue
+        # Copies, not edits: history messages belong to the caller (e.g. the store).
         if not profile.reasoning_replay:
-            message.pop("reasoning_content", None)
+            if "reasoning_content" in message:
+                messages[index] = {k: v for k, v in message.items() if k != "reasoning_content"}
         elif (profile.reasoning_placeholder and message.get("tool_calls")
               and not message.get("reasoning_content")):
-            message["reasoning_content"] = profile.reasoning_placeholder
+            messages[index] = {**message, "reasoning_content": profile.reasoning_placeholder}
     reasoning = request.body.get("reasoning") or {}
     effort = reasoning.get("effort")
     if not isinstance(effort, str) or profile.reasoning_knob is None:
