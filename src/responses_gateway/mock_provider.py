@@ -3,7 +3,9 @@
 Run `responses-gateway mock-provider` and point the gateway at http://127.0.0.1:9000/v1. The
 request's `model` picks the behaviour (see MODELS; unknown models act like `mock-echo`). Given
 `tools` and a last user message that mentions "tool", "weather", "call" or "run", the model
-calls a tool with arguments made up from its schema ("two tools" or "parallel": two calls).
+calls a tool with arguments made up from its schema ("two tools" or "parallel": two calls;
+"loop N": keeps calling after each tool result until N results came back). `mock-think` gives
+reasoning first: "Let me think about <first call id>." on tool-call turns.
 Requests are checked as strictly as a real provider checks them, plus optional QUIRKS copying
 particular providers. Every chat/models request is kept, in order and before it is checked, at
 GET /_mock/requests (DELETE clears it) so tests can see exactly what the provider received.
@@ -27,6 +29,7 @@ __all__ = ["MODELS", "QUIRKS", "REQUEST_LOG", "create_mock_app", "run_mock_provi
 QUIRKS = frozenset({
     "no-developer",               # role `developer` rejected (DeepSeek)
     "require-reasoning-content",  # tool-calling assistant turns need reasoning_content (DeepSeek)
+    "verify-reasoning-content",   # ... and it must be exactly the reasoning this mock produced
     "no-stream-options",          # `stream_options` rejected (some self-hosted servers)
     "max-completion-tokens",      # `max_tokens` rejected; use `max_completion_tokens` (OpenAI o*)
     "no-schema-key",              # `$schema` rejected inside JSON schemas (DashScope, Moonshot)
@@ -37,7 +40,7 @@ _ERROR_TYPES = MappingProxyType({
 })
 MODELS = (
     "mock-echo",            # "You said: <last user text>", or "Tool result: <content>" after one
-    "mock-think",           # reasoning_content "Let me think about this." then the echo answer
+    "mock-think",           # reasoning_content "Let me think about this." then the answer
     "mock-length",          # "This answer is cut", finish_reason "length"
     "mock-refusal",         # refusal "I can't help with that.", content null
     "mock-filter",          # "Partial", finish_reason "content_filter"
@@ -61,6 +64,7 @@ _PART_TYPES = MappingProxyType({"user": frozenset({"text", "image_url", "input_a
 # Prefix match so "tools", "calling" and "running" count but "recall" does not.
 _TOOL_WORDS = re.compile(r"\b(?:tool|weather|call|run)", re.IGNORECASE)
 _PARALLEL_WORDS = re.compile(r"two tools|parallel", re.IGNORECASE)
+_LOOP_WORDS = re.compile(r"\bloop (\d+)", re.IGNORECASE)  # "loop 5": five tool turns
 # OpenAI's rule for function names; dotted names are a typical translation bug.
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n"
@@ -203,6 +207,14 @@ def _validate_message(i: int, message: Any, quirks: frozenset[str]) -> None:
     if calls and "require-reasoning-content" in quirks and not message.get("reasoning_content"):
         raise _Error(f"Missing `reasoning_content` field in the assistant message at message "
                      f"index {i}. In thinking mode it must be passed back with tool calls.", where)
+    if calls and "verify-reasoning-content" in quirks:
+        # Stricter than any provider: the exact reasoning this mock produced must come back,
+        # so a placeholder cannot pass for a real round trip.
+        expected = _call_reasoning(calls[0].get("id", ""))
+        if message.get("reasoning_content") != expected:
+            raise _Error(f"The assistant message at index {i} must carry its own "
+                         f"reasoning_content {expected!r}, got "
+                         f"{message.get('reasoning_content')!r}.", where)
 
 
 def _validate_tool_sequence(messages: list[dict[str, Any]]) -> None:
@@ -245,9 +257,12 @@ def _plan(body: dict[str, Any]) -> _Reply:
         content = orjson.dumps(_json_answer(body.get("response_format"))).decode()
     else:
         content = _echo(messages)
+    reasoning = None
+    if model == "mock-think":
+        reasoning = _call_reasoning(calls[0][0]) if calls else "Let me think about this."
     return _Reply(
         content=content,
-        reasoning="Let me think about this." if model == "mock-think" else None,
+        reasoning=reasoning,
         tool_calls=calls,
         finish=None if model == "mock-no-finish" else "tool_calls" if calls else "stop",
         delay=0.2 if model == "mock-slow" else 0.0,
@@ -261,10 +276,31 @@ def _echo(messages: list[dict[str, Any]]) -> str:
     return f"You said: {_text(user.get('content'))}"
 
 
+def _call_reasoning(call_id: str) -> str:
+    return f"Let me think about {call_id}."
+
+
+def _loop_wants_more(messages: list[dict[str, Any]]) -> bool:
+    """After a tool result: does the user's "loop N" ask for more tool turns?"""
+    outputs = 0
+    for message in reversed(messages):
+        if message["role"] == "user":
+            wanted = _LOOP_WORDS.search(_text(message.get("content")))
+            return wanted is not None and outputs < int(wanted.group(1))
+        if message["role"] == "tool":
+            outputs += 1
+    return False
+
+
 def _tool_calls(body: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
     functions = [tool["function"] for tool in body.get("tools") or ()]
-    choice, last = body.get("tool_choice"), body["messages"][-1]
-    if not functions or choice == "none" or last["role"] != "user":
+    choice, messages = body.get("tool_choice"), body["messages"]
+    last = messages[-1]
+    if not functions or choice == "none":
+        return ()
+    if last["role"] == "tool" and _loop_wants_more(messages):
+        last = next(m for m in reversed(messages) if m["role"] == "user")
+    elif last["role"] != "user":
         return ()
     text = _text(last["content"])
     forced = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
