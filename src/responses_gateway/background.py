@@ -16,19 +16,17 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from .appkeys import runs_key
+from .appkeys import runs_key, settings_key
 from .generation import Generation
 from .protocol.errors import GatewayError, UpstreamError
 from .store import ResponseStore, StoredResponse
 from .translate.stream import Event, Phase
 
-__all__ = ["LEASE_SECONDS", "lease_expired", "mark_dead", "start_background", "track_runs"]
+__all__ = ["lease_expired", "mark_dead", "start_background", "track_runs"]
 
 logger = logging.getLogger(__name__)
 
-LEASE_SECONDS = 30.0  # a run not heard from for this long is considered dead
-_RENEW_EVERY = 10.0
-_CANCEL_POLL = 0.2
+_CANCEL_POLL = 0.2  # seconds between checks for a cancel request
 
 
 async def track_runs(app: web.Application) -> AsyncIterator[None]:
@@ -46,26 +44,27 @@ async def start_background(app: web.Application, generation: Generation) -> Stor
     """Store the queued response and start its run; returns the queued record."""
     store = generation.store
     assert store is not None
-    record = generation.stored_record(lease_until=time.time() + LEASE_SECONDS)
+    lease = app[settings_key].run_lease
+    record = generation.stored_record(lease_until=time.time() + lease)
     await store.put(record)
     runs = app[runs_key]
-    task = asyncio.create_task(_run(generation, store), name=f"background {record.id}")
+    task = asyncio.create_task(_run(generation, store, lease), name=f"background {record.id}")
     runs[record.id] = task
     task.add_done_callback(lambda _: runs.pop(record.id, None))
     return record
 
 
-async def _run(generation: Generation, store: ResponseStore) -> None:
+async def _run(generation: Generation, store: ResponseStore, lease: float) -> None:
     runner = asyncio.current_task()
     assert runner is not None
-    watcher = asyncio.create_task(_watch(generation, store, runner))
+    watcher = asyncio.create_task(_watch(generation, store, runner, lease))
     try:
         try:
             first = True
             async for batch in generation.events():
                 # Polling clients see the run start and each finished item.
                 if first or any(e["type"] == "response.output_item.done" for e in batch):
-                    await generation.checkpoint(lease_until=time.time() + LEASE_SECONDS)
+                    await generation.checkpoint(lease_until=time.time() + lease)
                     first = False
                 await store.append_events(generation.response_id, batch)
         except UpstreamError as exc:  # refused before the first chunk
@@ -92,18 +91,19 @@ async def _end(generation: Generation, store: ResponseStore, events: list[Event]
     await store.append_events(generation.response_id, events)
 
 
-async def _watch(generation: Generation, store: ResponseStore,
-                 runner: asyncio.Task[None]) -> None:
+async def _watch(generation: Generation, store: ResponseStore, runner: asyncio.Task[None],
+                 lease: float) -> None:
     """Renew the run's lease and turn a cancel request (from any replica) into cancellation."""
-    renew_at = time.monotonic() + _RENEW_EVERY
+    renew_every = lease / 3
+    renew_at = time.monotonic() + renew_every
     while generation.machine.phase is not Phase.DONE:
         await asyncio.sleep(_CANCEL_POLL)
         if await store.cancel_requested(generation.response_id):
             runner.cancel()
             return
         if time.monotonic() >= renew_at:
-            await generation.checkpoint(lease_until=time.time() + LEASE_SECONDS)
-            renew_at = time.monotonic() + _RENEW_EVERY
+            await generation.checkpoint(lease_until=time.time() + lease)
+            renew_at = time.monotonic() + renew_every
 
 
 def lease_expired(record: StoredResponse) -> bool:

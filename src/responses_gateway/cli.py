@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds a stored response is kept (default 30 days)")
     parser.add_argument("--store-max-entries", type=int,
                         help="most responses kept; the oldest go first (default 100000)")
+    parser.add_argument("--run-lease", type=float,
+                        help="seconds after which a background run that stopped reporting "
+                             "(its process died) is marked failed (default 30)")
     parser.add_argument("--data-dir", help="directory for the SQLite store and the reasoning "
                                            "key (default ~/.local/share/responses-gateway)")
     parser.add_argument("--reasoning-key",
@@ -135,6 +138,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
             store_ttl=float(pick(args.store_ttl, "STORE_TTL", str(30 * 86400)) or 1),
             store_max_entries=int(pick(args.store_max_entries, "STORE_MAX_ENTRIES", "100000")
                                   or 1),
+            run_lease=float(pick(args.run_lease, "RUN_LEASE", "30") or 30),
             reasoning_key=derive_key(secret) if secret else _stored_key(data_dir),
         )
     except (KeyError, ValueError, OSError, tomllib.TOMLDecodeError) as exc:

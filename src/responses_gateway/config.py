@@ -112,6 +112,9 @@ class Settings:
     store_url: str = "memory"
     store_ttl: float = 30 * 86400.0
     store_max_entries: int = 100_000
+    # A background run renews a lease this often x3; one not renewed for this many seconds
+    # is taken as dead (its process crashed or stopped) and reported failed.
+    run_lease: float = 30.0
     # Key that seals reasoning into `encrypted_content` (32 bytes; see translate/reasoning).
     reasoning_key: bytes = field(default=b"", repr=False)
 
@@ -123,6 +126,8 @@ class Settings:
             raise ValueError(f"upstream names must be unique, got {names}")
         if len(self.reasoning_key) not in (0, 32):
             raise ValueError("reasoning_key must be 32 bytes")
+        if self.run_lease <= 0:
+            raise ValueError("run_lease must be positive")
         if self.store_ttl <= 0 or self.store_max_entries <= 0:
             raise ValueError("store_ttl and store_max_entries must be positive")
         if self.unsupported_tools not in ("drop", "error"):

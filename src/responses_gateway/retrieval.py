@@ -7,8 +7,8 @@ import time
 
 from aiohttp import web
 
-from .appkeys import runs_key, store_key
-from .background import LEASE_SECONDS, lease_expired, mark_dead
+from .appkeys import runs_key, settings_key, store_key
+from .background import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound
 from .protocol.sse import encode_event
 from .store import ResponseStore, StoredResponse
@@ -56,10 +56,11 @@ async def _replay(request: web.Request, store: ResponseStore, record: StoredResp
                   after: int) -> web.StreamResponse:
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(request)
+    lease = request.app[settings_key].run_lease
     try:
         while True:
             ended = False
-            async for event in store.follow_events(record.id, after, idle_timeout=LEASE_SECONDS):
+            async for event in store.follow_events(record.id, after, idle_timeout=lease):
                 after = event["sequence_number"]
                 await response.write(encode_event(event))
                 ended = event["type"] in ("response.completed", "response.incomplete",

@@ -211,6 +211,9 @@ def _check_forced_tool(tool_choice: Any, tool_map: ToolMap, chat_tools: list[Any
     elif tool_choice == "required":
         raise InvalidRequest("'tool_choice' is 'required' but no tool can be forwarded.",
                              param="tool_choice", code="invalid_value")
+    elif tool_choice not in (None, "none", "auto"):
+        raise InvalidRequest(f"Invalid 'tool_choice': {tool_choice!r}.",
+                             param="tool_choice", code="invalid_value")
 
 
 def _hosted_choice(kind: Any) -> InvalidRequest:
