@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import multiprocessing
 import os
+import signal
 import sys
 import tomllib
 from dataclasses import dataclass, replace
@@ -91,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="secret that seals reasoning into encrypted_content (default: a "
                              "random key kept in the data directory); prefer the env "
                              "RESPONSES_GATEWAY_REASONING_KEY")
+    parser.add_argument("--workers", type=int,
+                        help="processes serving the port together (default 1; use one per "
+                             "core)")
     parser.add_argument("--log-level", default=None,
                         help="debug, info, warning or error (default info)")
     return parser
@@ -103,6 +109,7 @@ class Launch:
     settings: Settings
     mock_upstream: bool
     log_level: str
+    workers: int = 1
 
 
 def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
@@ -143,7 +150,11 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
         )
     except (KeyError, ValueError, OSError, tomllib.TOMLDecodeError) as exc:
         raise SystemExit(f"responses-gateway: {exc}") from None
-    return Launch(settings, mock, (pick(args.log_level, "LOG_LEVEL", "info") or "info").upper())
+    workers = int(pick(args.workers, "WORKERS", "1") or 1)
+    if workers < 1:
+        raise SystemExit("responses-gateway: --workers must be at least 1")
+    return Launch(settings, mock, (pick(args.log_level, "LOG_LEVEL", "info") or "info").upper(),
+                  workers)
 
 
 def _upstreams(args: argparse.Namespace, environ: Mapping[str, str], pick: Any,
@@ -201,49 +212,94 @@ def main(argv: Sequence[str] | None = None) -> None:
     launch = load_settings(argv, os.environ)
     logging.basicConfig(level=launch.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if launch.workers > 1:
+        _supervise(launch)
+    else:
+        _run_worker(launch, reuse_port=False)
+
+
+def _run_worker(launch: Launch, *, reuse_port: bool) -> None:
     try:
         import uvloop
 
         run = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is optional on some platforms
         run = asyncio.run
-    try:
-        run(_serve(launch.settings, launch.mock_upstream))
-    except KeyboardInterrupt:
-        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        run(_serve(launch.settings, launch.mock_upstream, reuse_port=reuse_port))
 
 
-async def _serve(settings: Settings, mock: bool) -> None:
+def _supervise(launch: Launch) -> None:
+    """N processes sharing the port (SO_REUSEPORT): one event loop per core."""
+    if launch.settings.store_url == "memory":
+        logger.warning("--store memory is per process: with --workers, a follow-up request may "
+                       "reach a worker that does not have the response; use sqlite or redis")
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_run_worker, args=(launch,), kwargs={"reuse_port": True},
+                               name=f"worker-{n}", daemon=False)
+               for n in range(launch.workers)]
+    for worker in workers:
+        worker.start()
+    stop = {"signal": False}
+
+    def forward(signum: int, _frame: object) -> None:
+        stop["signal"] = True
+        for worker in workers:
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for worker in workers:
+        worker.join()
+    if not stop["signal"]:
+        raise SystemExit("responses-gateway: a worker exited; stopping")
+
+
+async def _serve(settings: Settings, mock: bool, *, reuse_port: bool = False) -> None:
     from .server import create_app
 
     runners: list[web.AppRunner] = []
     if mock:
-        from .mock_provider import create_mock_app
-
-        mock_runner = web.AppRunner(create_mock_app(), access_log=None)
-        await mock_runner.setup()
-        site = web.TCPSite(mock_runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(mock_runner)
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        upstream = Upstream.from_url(f"http://127.0.0.1:{port}/v1", None, profile="generic",
-                                     name="built-in mock")
-        settings = _replace_upstream(settings, upstream)
-        logger.warning("using the built-in mock provider at %s: answers are fake",
-                       upstream.base_url)
+        settings = await _start_mock(settings, runners)
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024,
+                       reuse_port=reuse_port or None)
     await site.start()
     runners.append(runner)
-    logger.info("responses-gateway %s listening on http://%s:%d/v1 -> %s (profile %s)",
-                __version__, settings.host, settings.port, settings.upstream.base_url,
-                settings.upstream.profile.name)
+    logger.info("responses-gateway %s listening on http://%s:%d/v1 -> %s (pid %d)",
+                __version__, settings.host, settings.port,
+                ", ".join(f"{u.name}={u.base_url} [{u.profile.name}]" for u in settings.upstreams),
+                os.getpid())
+    # SIGTERM (and SIGINT) end the loop cleanly, so background runs are settled and the
+    # store is closed before the process exits.
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
     try:
-        await asyncio.Event().wait()
+        await stopping.wait()
+        logger.info("shutting down")
     finally:
         for each in reversed(runners):
             await each.cleanup()
+
+
+async def _start_mock(settings: Settings, runners: list[web.AppRunner]) -> Settings:
+    from .mock_provider import create_mock_app
+
+    mock_runner = web.AppRunner(create_mock_app(), access_log=None)
+    await mock_runner.setup()
+    site = web.TCPSite(mock_runner, "127.0.0.1", 0)
+    await site.start()
+    runners.append(mock_runner)
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    upstream = Upstream.from_url(f"http://127.0.0.1:{port}/v1", None, profile="generic",
+                                 name="built-in-mock")
+    logger.warning("using the built-in mock provider at %s: answers are fake",
+                   upstream.base_url)
+    return _replace_upstream(settings, upstream)
 
 
 def _replace_upstream(settings: Settings, upstream: Upstream) -> Settings:
