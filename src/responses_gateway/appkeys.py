@@ -8,10 +8,11 @@ import aiohttp
 from aiohttp import web
 
 from .config import Settings
+from .protocol.errors import InvalidRequest
 from .store import ResponseStore
 from .translate.reasoning import ReasoningSeal
 
-__all__ = ["runs_key", "seal_key", "session_key", "settings_key", "store_key"]
+__all__ = ["require_store", "runs_key", "seal_key", "session_key", "settings_key", "store_key"]
 
 settings_key = web.AppKey("responses_gateway.settings", Settings)
 session_key = web.AppKey("responses_gateway.session", aiohttp.ClientSession)
@@ -20,3 +21,12 @@ store_key = web.AppKey("responses_gateway.store", ResponseStore)
 seal_key = web.AppKey("responses_gateway.seal", ReasoningSeal)
 # Background runs of this process, by response id; cancelled and awaited at shutdown.
 runs_key = web.AppKey("responses_gateway.runs", dict[str, asyncio.Task[None]])
+
+
+def require_store(app: web.Application, feature: str) -> ResponseStore:
+    """The store, or a clear 400 when it is off."""
+    store = app.get(store_key)
+    if store is None:
+        raise InvalidRequest(f"{feature} need the response store, which is off on this gateway "
+                             "(--store none).", code="store_disabled")
+    return store

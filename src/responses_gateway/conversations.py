@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .appkeys import store_key
+from .appkeys import require_store
 from .generation import new_id
 from .protocol.errors import InvalidRequest, NotFound
 from .protocol.requests import parse_json_object
@@ -19,34 +19,16 @@ from .rendering import json_response, list_page
 from .store import Conversation, ResponseStore
 from .translate.history import with_item_ids
 
-__all__ = ["add_routes"]
+__all__ = [
+    "add_items", "create_conversation", "delete_conversation", "delete_item", "get_conversation",
+    "get_item", "list_items", "update_conversation",
+]
 
 _MAX_ITEMS_PER_CALL = 20
 
 
-def add_routes(app: web.Application) -> None:
-    for prefix in ("/v1", ""):
-        base = f"{prefix}/conversations"
-        app.router.add_post(base, create_conversation)
-        app.router.add_get(f"{base}/{{conversation_id}}", get_conversation)
-        app.router.add_post(f"{base}/{{conversation_id}}", update_conversation)
-        app.router.add_delete(f"{base}/{{conversation_id}}", delete_conversation)
-        app.router.add_get(f"{base}/{{conversation_id}}/items", list_items)
-        app.router.add_post(f"{base}/{{conversation_id}}/items", add_items)
-        app.router.add_get(f"{base}/{{conversation_id}}/items/{{item_id}}", get_item)
-        app.router.add_delete(f"{base}/{{conversation_id}}/items/{{item_id}}", delete_item)
-
-
-def _store(request: web.Request) -> ResponseStore:
-    store = request.app.get(store_key)
-    if store is None:
-        raise InvalidRequest("Conversations need the response store, which is off on this "
-                             "gateway (--store none).", code="store_disabled")
-    return store
-
-
 async def _conversation(request: web.Request) -> tuple[ResponseStore, Conversation]:
-    store = _store(request)
+    store = require_store(request.app, "Conversations")
     conversation_id = request.match_info["conversation_id"]
     conversation = await store.get_conversation(conversation_id)
     if conversation is None:
@@ -86,7 +68,7 @@ def _metadata(body: dict[str, Any]) -> dict[str, str]:
 
 
 async def create_conversation(request: web.Request) -> web.Response:
-    store = _store(request)
+    store = require_store(request.app, "Conversations")
     raw = await request.read()
     body = parse_json_object(raw) if raw.strip() else {}
     conversation = Conversation(id=new_id("conv"), created_at=int(time.time()),

@@ -7,7 +7,7 @@ import time
 
 from aiohttp import web
 
-from .appkeys import runs_key, settings_key, store_key
+from .appkeys import require_store, runs_key, settings_key
 from .background import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound
 from .protocol.sse import encode_event
@@ -19,16 +19,8 @@ __all__ = ["cancel_response", "delete_response", "get_response", "list_input_ite
 _CANCEL_WAIT = 10.0  # seconds to wait for the runner to settle a cancelled response
 
 
-def _store(request: web.Request) -> ResponseStore:
-    store = request.app.get(store_key)
-    if store is None:
-        raise InvalidRequest("The response store is off on this gateway (--store none).",
-                             code="store_disabled")
-    return store
-
-
 async def _record(request: web.Request) -> StoredResponse:
-    store = _store(request)
+    store = require_store(request.app, "Stored responses")
     response_id = request.match_info["response_id"]
     record = await store.get(response_id)
     if record is None:
@@ -49,7 +41,7 @@ async def get_response(request: web.Request) -> web.StreamResponse:
                              "not created with background=true.", param="stream",
                              code="invalid_value")
     after = int_query(request, "starting_after", -1)
-    return await _replay(request, _store(request), record, after)
+    return await _replay(request, require_store(request.app, "Stored responses"), record, after)
 
 
 async def _replay(request: web.Request, store: ResponseStore, record: StoredResponse,
@@ -81,7 +73,7 @@ async def _replay(request: web.Request, store: ResponseStore, record: StoredResp
 
 async def delete_response(request: web.Request) -> web.Response:
     """DELETE /v1/responses/{id}."""
-    store = _store(request)
+    store = require_store(request.app, "Stored responses")
     response_id = request.match_info["response_id"]
     task = request.app[runs_key].get(response_id)
     if task is not None:
@@ -101,7 +93,7 @@ async def list_input_items(request: web.Request) -> web.Response:
 
 async def cancel_response(request: web.Request) -> web.Response:
     """POST /v1/responses/{id}/cancel: works from any replica."""
-    store = _store(request)
+    store = require_store(request.app, "Stored responses")
     record = await _record(request)
     if not record.response.get("background"):
         raise InvalidRequest("Only background responses can be cancelled.",

@@ -69,7 +69,16 @@ def _setup_routes(app: web.Application) -> None:
         app.router.add_get(f"{prefix}/responses/{{response_id}}/input_items", list_input_items)
         app.router.add_post(f"{prefix}/responses/{{response_id}}/cancel", cancel_response)
         app.router.add_get(f"{prefix}/models", list_models)
-    conversations.add_routes(app)
+        conversations_url = f"{prefix}/conversations"
+        one = f"{conversations_url}/{{conversation_id}}"
+        app.router.add_post(conversations_url, conversations.create_conversation)
+        app.router.add_get(one, conversations.get_conversation)
+        app.router.add_post(one, conversations.update_conversation)
+        app.router.add_delete(one, conversations.delete_conversation)
+        app.router.add_get(f"{one}/items", conversations.list_items)
+        app.router.add_post(f"{one}/items", conversations.add_items)
+        app.router.add_get(f"{one}/items/{{item_id}}", conversations.get_item)
+        app.router.add_delete(f"{one}/items/{{item_id}}", conversations.delete_item)
     app.router.add_get("/health", health)
     app.router.add_get("/healthz", health)
 
