@@ -14,7 +14,7 @@ import orjson
 
 from .errors import InvalidRequest
 
-__all__ = ["CreateRequest", "parse_create_request", "parse_json_object"]
+__all__ = ["CreateRequest", "parse_create_request", "parse_json_object", "validate_create_request"]
 
 _NUMBER_FIELDS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
 _INT_FIELDS = ("max_output_tokens", "max_tokens", "top_logprobs", "max_tool_calls")
@@ -66,8 +66,12 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 
 
 def parse_create_request(raw: bytes) -> CreateRequest:
-    """Validate a create body; raises InvalidRequest naming the first bad field."""
-    body = parse_json_object(raw)
+    """Decode and validate a create body; raises InvalidRequest naming the first bad field."""
+    return validate_create_request(parse_json_object(raw))
+
+
+def validate_create_request(body: dict[str, Any]) -> CreateRequest:
+    """Validate an already decoded create body (e.g. a WebSocket `response.create`)."""
     model = body.get("model")
     if model is None or model == "":
         raise InvalidRequest("Missing required parameter: 'model'.", param="model",

@@ -26,7 +26,6 @@ class MemoryStore(ResponseStore):
 
     async def put(self, record: StoredResponse) -> None:
         self._responses[record.id] = copy.deepcopy(record)
-        self._responses.move_to_end(record.id)
         while len(self._responses) > self.max_entries:
             oldest, _ = self._responses.popitem(last=False)
             self._events.pop(oldest, None)

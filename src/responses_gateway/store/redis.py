@@ -119,7 +119,7 @@ class RedisStore(ResponseStore):
             pipe.delete(self._key("events", response_id), self._key("cancel", response_id))
             pipe.zrem(self._index, response_id)
             deleted, *_ = await pipe.execute()
-        return deleted > 0
+        return int(deleted) > 0
 
     # -- stream events ------------------------------------------------------------------
     async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
@@ -132,8 +132,8 @@ class RedisStore(ResponseStore):
                                  self._key("resp", response_id)], args=args)
 
     async def events_after(self, response_id: str, after: int) -> list[dict[str, Any]]:
-        entries = await self._redis.xrange(self._key("events", response_id),
-                                           min=_stream_id(after + 1))
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = await self._redis.xrange(
+            self._key("events", response_id), min=_stream_id(after + 1))  # type: ignore[assignment]
         return [orjson.loads(fields[b"e"]) for _, fields in entries]
 
     async def wait_for_events(self, response_id: str, after: int, timeout: float) -> None:

@@ -19,10 +19,12 @@ from ..protocol.errors import InvalidRequest
 from ..providers import Profile
 from .tools import ToolMap
 
-__all__ = ["ReasoningResolver", "to_chat_messages"]
+__all__ = ["CompactionExpander", "ReasoningResolver", "to_chat_messages"]
 
 # Given a replayed reasoning item, the raw reasoning text to send back (or None).
 ReasoningResolver = Callable[[dict[str, Any]], "str | None"]
+# Given a compaction item, the chat messages it stands for (or None to drop it).
+CompactionExpander = Callable[[dict[str, Any]], "list[dict[str, Any]] | None"]
 
 # Items produced by hosted tools: nothing a chat provider can take, so they are skipped.
 _HOSTED_ITEMS = frozenset({
@@ -46,85 +48,116 @@ def to_chat_messages(
     *,
     history: list[dict[str, Any]] | None = None,
     resolve_reasoning: ReasoningResolver | None = None,
+    expand_compaction: CompactionExpander | None = None,
+    strict_tool_outputs: bool = False,
 ) -> list[dict[str, Any]]:
-    """Translate input items (after any stored `history` messages) into chat messages."""
+    """Translate input items (after any stored `history` messages) into chat messages.
+
+    `resolve_reasoning` opens replayed reasoning items, `expand_compaction` compaction items.
+    With `strict_tool_outputs` (a continuation of stored history, where the server knows
+    every call), an output for an unknown call is a 400 instead of becoming user text.
+    """
+    builder = _Builder(profile, tool_map, history or [], resolve_reasoning, expand_compaction,
+                       strict_tool_outputs)
     items = list(items)
-    answered = {it.get("call_id") for it in items if it.get("type") in _OUTPUT_ITEMS}
-    messages: list[dict[str, Any]] = list(history or ())
-    known_calls: set[str] = set()
-    for message in messages:
-        for call in message.get("tool_calls") or ():
-            known_calls.add(call.get("id"))
-    pending: set[str] = set()  # calls sent whose outputs have not been placed yet
-    deferred: list[dict[str, Any]] = []  # messages waiting for those outputs
-    reasoning: str | None = None  # raw reasoning for the next assistant message
-
-    def place(message: dict[str, Any]) -> None:
-        if pending:
-            deferred.append(message)
-        else:
-            messages.append(message)
-
+    builder.answered = {it.get("call_id") for it in items if it.get("type") in _OUTPUT_ITEMS}
     for i, item in enumerate(items):
-        param = f"input[{i}]"
+        builder.add(item, f"input[{i}]")
+    builder.messages.extend(builder.deferred)
+    return builder.messages
+
+
+class _Builder:
+    """The state of one translation: messages so far and the tool calls awaiting outputs."""
+
+    def __init__(self, profile: Profile, tool_map: ToolMap, history: list[dict[str, Any]],
+                 resolve_reasoning: ReasoningResolver | None,
+                 expand_compaction: CompactionExpander | None, strict: bool) -> None:
+        self.profile = profile
+        self.tool_map = tool_map
+        self.messages: list[dict[str, Any]] = list(history)
+        self.known_calls = {call.get("id") for m in self.messages
+                            for call in m.get("tool_calls") or ()}
+        self.answered: set[Any] = set()  # call ids that get an output somewhere in the input
+        self.pending: set[str] = set()  # calls sent whose outputs have not been placed yet
+        self.deferred: list[dict[str, Any]] = []  # messages waiting for those outputs
+        self.reasoning: str | None = None  # raw reasoning for the next assistant message
+        self.resolve_reasoning = resolve_reasoning
+        self.expand_compaction = expand_compaction
+        self.strict = strict
+
+    def place(self, message: dict[str, Any]) -> None:
+        if self.pending:
+            self.deferred.append(message)
+        else:
+            self.messages.append(message)
+
+    def add(self, item: dict[str, Any], param: str) -> None:
         kind = item.get("type")
         if kind is None and "role" in item:
             kind = "message"
         if kind == "message":
-            message = _message(item, param, profile)
-            if message["role"] == "assistant" and reasoning is not None:
-                message["reasoning_content"] = reasoning
-                reasoning = None
-            place(message)
+            message = _message(item, param, self.profile)
+            if message["role"] == "assistant" and self.reasoning is not None:
+                message["reasoning_content"] = self.reasoning
+                self.reasoning = None
+            self.place(message)
         elif kind in _CALL_ITEMS:
-            call = _tool_call(item, kind, param, tool_map)
-            if call["id"] not in answered:
-                continue
-            target = _open_assistant(messages, deferred, pending)
-            if target is None:
-                target = {"role": "assistant", "content": None, "tool_calls": []}
-                messages.append(target)
-            target.setdefault("tool_calls", []).append(call)
-            if reasoning is not None and "reasoning_content" not in target:
-                target["reasoning_content"] = reasoning
-            reasoning = None
-            pending.add(call["id"])
-            known_calls.add(call["id"])
+            self.add_call(_tool_call(item, kind, param, self.tool_map))
         elif kind in _OUTPUT_ITEMS:
-            call_id = item.get("call_id")
-            if not isinstance(call_id, str) or not call_id:
-                raise InvalidRequest(f"Invalid '{param}.call_id': a tool output needs the "
-                                     "call_id of its call.", param=f"{param}.call_id",
-                                     code="missing_required_parameter")
-            text, extra = _tool_output(item.get("output"), f"{param}.output", profile)
-            if call_id in known_calls:
-                messages.append({"role": "tool", "tool_call_id": call_id, "content": text})
-                pending.discard(call_id)
-                if extra is not None:
-                    deferred.append(extra)
-                if not pending and deferred:
-                    messages.extend(deferred)
-                    deferred.clear()
-            else:
-                # A call that only comes later counts as never answered: it is left out.
-                answered.discard(call_id)
-                place({"role": "user", "content": f"[output of tool call {call_id}]\n{text}"})
-                if extra is not None:
-                    place(extra)
+            self.add_output(item, param)
         elif kind == "reasoning":
-            if resolve_reasoning is not None:
-                reasoning = resolve_reasoning(item)
+            if self.resolve_reasoning is not None:
+                self.reasoning = self.resolve_reasoning(item)
+        elif kind == "compaction" and self.expand_compaction is not None:
+            for message in self.expand_compaction(item) or ():
+                self.place(message)
         elif kind == "item_reference":
             raise InvalidRequest("'item_reference' input items need a stored response; "
                                  "this gateway cannot resolve them.", param=f"{param}",
                                  code="unsupported_item")
-        elif kind in _HOSTED_ITEMS:
-            continue
-        else:
+        elif kind not in _HOSTED_ITEMS:
             raise InvalidRequest(f"Unsupported input item type {kind!r}.",
                                  param=f"{param}.type", code="unsupported_item")
-    messages.extend(deferred)
-    return messages
+
+    def add_call(self, call: dict[str, Any]) -> None:
+        if call["id"] not in self.answered:
+            return
+        target = _open_assistant(self.messages, self.deferred, self.pending)
+        if target is None:
+            target = {"role": "assistant", "content": None, "tool_calls": []}
+            self.messages.append(target)
+        target.setdefault("tool_calls", []).append(call)
+        if self.reasoning is not None and "reasoning_content" not in target:
+            target["reasoning_content"] = self.reasoning
+        self.reasoning = None
+        self.pending.add(call["id"])
+        self.known_calls.add(call["id"])
+
+    def add_output(self, item: dict[str, Any], param: str) -> None:
+        call_id = item.get("call_id")
+        if not isinstance(call_id, str) or not call_id:
+            raise InvalidRequest(f"Invalid '{param}.call_id': a tool output needs the "
+                                 "call_id of its call.", param=f"{param}.call_id",
+                                 code="missing_required_parameter")
+        text, extra = _tool_output(item.get("output"), f"{param}.output", self.profile)
+        if call_id in self.known_calls:
+            self.messages.append({"role": "tool", "tool_call_id": call_id, "content": text})
+            self.pending.discard(call_id)
+            if extra is not None:
+                self.deferred.append(extra)
+            if not self.pending and self.deferred:
+                self.messages.extend(self.deferred)
+                self.deferred.clear()
+            return
+        if self.strict:
+            raise InvalidRequest(f"No tool call found for function call output with call_id "
+                                 f"'{call_id}'.", param=f"{param}.call_id", code="invalid_value")
+        # A call that only comes later counts as never answered: it is left out.
+        self.answered.discard(call_id)
+        self.place({"role": "user", "content": f"[output of tool call {call_id}]\n{text}"})
+        if extra is not None:
+            self.place(extra)
 
 
 def _open_assistant(messages: list[dict[str, Any]], deferred: list[dict[str, Any]],

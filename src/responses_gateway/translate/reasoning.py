@@ -8,7 +8,8 @@ tampered with, sealed under another key or for another provider is ignored, neve
 Pure: the nonce comes in as an argument.
 
 Blob format: "rgw1." + base64url(nonce[12] + ciphertext+tag) over
-orjson({"p": provider, "m": model, "r": reasoning}), with associated data b"rgw1".
+orjson({"k": kind, "p": provider, "m": model, "r": text}), with associated data b"rgw1".
+The same carrier holds compaction summaries (kind "compaction").
 """
 
 from __future__ import annotations
@@ -48,16 +49,18 @@ class ReasoningSeal:
         if len(self.key) != 32:
             raise ValueError("the reasoning key must be 32 bytes")
 
-    def seal(self, reasoning: str, *, provider: str, model: str, nonce: bytes) -> str:
+    def seal(self, reasoning: str, *, provider: str, model: str, nonce: bytes,
+             kind: str = "reasoning") -> str:
         if len(nonce) != NONCE_BYTES:
             raise ValueError("nonce must be 12 bytes")
-        plain = orjson.dumps({"p": provider, "m": model, "r": reasoning})
+        plain = orjson.dumps({"k": kind, "p": provider, "m": model, "r": reasoning})
         sealed = AESGCM(self.key).encrypt(nonce, plain, _AAD)
         return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
-    def unseal(self, blob: Any, *, provider: str) -> str | None:
-        """The reasoning in `blob`, or None if it is not ours, was altered, or is for
-        another provider (its reasoning would be rejected or misleading there)."""
+    def unseal(self, blob: Any, *, provider: str | None, kind: str = "reasoning") -> str | None:
+        """The text sealed in `blob`, or None if it is not ours, was altered, is of another
+        kind, or is for another provider (its reasoning would be rejected or misleading
+        there). `provider=None` accepts any provider."""
         if not isinstance(blob, str) or not blob.startswith(_PREFIX):
             return None
         body = blob[len(_PREFIX):]
@@ -67,7 +70,9 @@ class ReasoningSeal:
             payload = orjson.loads(plain)
         except (ValueError, InvalidTag, orjson.JSONDecodeError):
             return None
-        if not isinstance(payload, dict) or payload.get("p") != provider:
+        if not isinstance(payload, dict) or payload.get("k", "reasoning") != kind:
+            return None
+        if provider is not None and payload.get("p") != provider:
             return None
         reasoning = payload.get("r")
         return reasoning if isinstance(reasoning, str) else None

@@ -13,7 +13,7 @@ from typing import Any
 from ..protocol.errors import InvalidRequest
 from ..protocol.requests import CreateRequest
 from ..providers import DASHSCOPE_THINKING_BUDGET, Profile
-from .items import ReasoningResolver, to_chat_messages
+from .items import CompactionExpander, ReasoningResolver, to_chat_messages
 from .tools import ToolMap, strip_schema_keys, to_chat_tools
 
 __all__ = ["ChatRequest", "to_chat_request"]
@@ -53,6 +53,7 @@ def to_chat_request(
     history: list[dict[str, Any]] | None = None,
     reject_unsupported_tools: bool = False,
     resolve_reasoning: ReasoningResolver | None = None,
+    expand_compaction: CompactionExpander | None = None,
     stream: bool | None = None,
 ) -> ChatRequest:
     """Build the chat request; raises InvalidRequest for anything that cannot be carried."""
@@ -65,7 +66,10 @@ def to_chat_request(
                          "content": instructions})
     messages = to_chat_messages(request.input, profile, toolset.tool_map,
                                 history=[*messages, *(history or ())],
-                                resolve_reasoning=resolve_reasoning)
+                                resolve_reasoning=resolve_reasoning,
+                                expand_compaction=expand_compaction,
+                                # Continuing stored history, every call is known to us.
+                                strict_tool_outputs=bool(history))
     if not messages:
         raise InvalidRequest("'input' is empty: there is nothing to send to the model.",
                              param="input", code="missing_required_parameter")
