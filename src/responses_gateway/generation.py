@@ -22,6 +22,7 @@ from .protocol.errors import InvalidRequest, NotFound, UpstreamError, UpstreamPr
 from .protocol.requests import CreateRequest
 from .store import Conversation, ResponseStore, StoredResponse
 from .translate.history import to_assistant_message, with_item_ids
+from .translate.compaction import open_compaction
 from .translate.reasoning import reasoning_text_of
 from .translate.response import new_response
 from .translate.stream import Event, Phase, ResponseStream
@@ -102,7 +103,6 @@ class Generation:
                 "model finished.", code="upstream_stream_truncated")
 
     def stored_record(self, *, lease_until: float | None = None) -> StoredResponse:
-        assert self.store is not None
         messages = list(self.chat.carried_messages)
         reply = to_assistant_message(self.machine.snapshot()["output"], self.chat.tool_map)
         if reply is not None and lease_until is None:
@@ -114,7 +114,7 @@ class Generation:
             messages=messages,
             upstream=self.upstream.name,
             lease_until=lease_until,
-            expires_at=self.store.expiry(),
+            expires_at=self.store.expiry() if self.store is not None else 0.0,
         )
 
     async def checkpoint(self, *, lease_until: float) -> None:
@@ -144,17 +144,28 @@ class Generation:
 
 
 async def prepare_generation(app: web.Application, create: CreateRequest, *,
-                             stream_upstream: bool | None = None) -> Generation:
-    """Load history, pick the upstream and translate; raises InvalidRequest / NotFound."""
+                             stream_upstream: bool | None = None,
+                             local: dict[str, StoredResponse] | None = None) -> Generation:
+    """Load history, pick the upstream and translate; raises InvalidRequest / NotFound.
+
+    `local` holds responses known only to one WebSocket connection (`store: false` turns),
+    which `previous_response_id` may continue there.
+    """
     settings = app[settings_key]
     store = app.get(store_key)
-    _check_stateful(create, store)
+    previous_id = create.body.get("previous_response_id")
+    local_record = local.get(previous_id) if local is not None and previous_id else None
+    if local_record is None:
+        _check_stateful(create, store)
     routed = settings.route(create.model)
     if routed is None:
         raise NotFound(f"The model '{create.model}' does not exist or is not served by this "
                        "gateway.", param="model", code="model_not_found")
     upstream, model = routed
-    history, conversation, items = await _load_history(create, store)
+    if local_record is not None:
+        history, conversation, items = local_record.messages, None, create.input
+    else:
+        history, conversation, items = await _load_history(create, store)
     seal = app[seal_key]
 
     def resolve_reasoning(item: dict[str, Any]) -> str | None:
@@ -170,11 +181,18 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     def seal_reasoning(text: str) -> str:
         return seal.seal(text, provider=upstream.name, model=model, nonce=os.urandom(12))
 
+    def expand_compaction(item: dict[str, Any]) -> list[dict[str, Any]] | None:
+        messages = open_compaction(seal, item)
+        if messages is None:
+            logger.info("ignored compaction item %s: not sealed by this gateway", item.get("id"))
+        return messages
+
     if conversation is not None:
         create = _with_input(create, [*conversation.items, *create.input])
     chat = to_chat_request(create, upstream.profile, upstream_model=model, history=history,
                            reject_unsupported_tools=settings.unsupported_tools == "error",
-                           resolve_reasoning=resolve_reasoning, stream=stream_upstream)
+                           resolve_reasoning=resolve_reasoning,
+                           expand_compaction=expand_compaction, stream=stream_upstream)
     if conversation is not None:
         create = _with_input(create, items)
     if chat.dropped_tools:

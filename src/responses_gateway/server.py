@@ -26,12 +26,14 @@ from .protocol.errors import (
     NotFound,
 )
 from . import conversations
+from .compaction import compact_response
 from .rendering import error_response
 from .retrieval import cancel_response, delete_response, get_response, list_input_items
 from .store import ResponseStore, open_store
 from .translate.reasoning import ReasoningSeal
 from .upstream import create_session
 from .views import create_response, health, list_models
+from .websocket import responses_websocket
 
 __all__ = ["create_app"]
 
@@ -64,6 +66,8 @@ def _setup_routes(app: web.Application) -> None:
     for prefix in ("/v1", ""):
         # Some clients are configured with a base URL that lacks /v1.
         app.router.add_post(f"{prefix}/responses", create_response)
+        app.router.add_get(f"{prefix}/responses", responses_websocket)
+        app.router.add_post(f"{prefix}/responses/compact", compact_response)
         app.router.add_get(f"{prefix}/responses/{{response_id}}", get_response)
         app.router.add_delete(f"{prefix}/responses/{{response_id}}", delete_response)
         app.router.add_get(f"{prefix}/responses/{{response_id}}/input_items", list_input_items)
