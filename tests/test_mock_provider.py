@@ -263,3 +263,203 @@ def test_json_answer_follows_schema() -> None:
     assert status == 200
     assert orjson.loads(answer["choices"][0]["message"]["content"]) == {
         "city": "Paris", "when": {"day": 1}}
+
+
+# -- quirks copying particular providers ----------------------------------------------------------
+
+
+def test_quirk_checks_are_off_by_default() -> None:
+    body = {"model": "mock-think", "reasoning_effort": "high", "enable_thinking": True,
+            "thinking": {"type": "enabled"}, "messages": [
+                {"role": "developer", "content": [{"type": "text", "text": "a"},
+                                                  {"type": "text", "text": "b"}]},
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "ok", "reasoning_content": "hmm"},
+                {"role": "user", "content": "again"}]}
+    status, answer = serve(lambda s: post(s, body))
+    assert status == 200, answer
+    assert answer["choices"][0]["message"]["reasoning_content"] == "Let me think about this."
+
+
+def test_string_content_quirk() -> None:
+    two_texts = [{"type": "text", "text": "hello"}, {"type": "text", "text": "there"}]
+    image = [{"type": "text", "text": "look"},
+             {"type": "image_url", "image_url": {"url": "data:,"}}]
+
+    async def scenario(session: aiohttp.ClientSession) -> None:
+        status, answer = await post(session, chat(two_texts))  # type: ignore[arg-type]
+        assert status == 400
+        assert answer["error"]["param"] == "messages[0].content"
+        assert "expected a string" in answer["error"]["message"]
+        system = {"model": "mock-echo", "messages": [{"role": "system", "content": two_texts},
+                                                     {"role": "user", "content": "hi"}]}
+        assert (await post(session, system))[0] == 400
+        assert (await post(session, chat("hello there")))[0] == 200
+        # Arrays that carry more than text stay arrays (DeepSeek has no images, but the
+        # quirk is only about text-only arrays).
+        assert (await post(session, chat(image)))[0] == 200  # type: ignore[arg-type]
+
+    serve(scenario, quirks=frozenset({"string-content"}))
+
+
+def test_azure_quirk_wants_api_key_header_and_api_version() -> None:
+    url = "/v1/chat/completions"
+
+    async def scenario(session: aiohttp.ClientSession) -> None:
+        async def status_of(path: str, headers: dict[str, str]) -> tuple[int, Any]:
+            async with session.post(path, json=chat("hi"), headers=headers) as response:
+                return response.status, await response.json()
+
+        status, answer = await status_of(f"{url}?api-version=2024-10-21",
+                                         {"Authorization": "Bearer az-key"})
+        assert status == 401 and "subscription key" in answer["error"]["message"]
+        assert (await status_of(f"{url}?api-version=2024-10-21", {"api-key": "wrong"}))[0] == 401
+        status, answer = await status_of(url, {"api-key": "az-key"})
+        assert status == 404 and "api-version" in answer["error"]["message"]
+        status, answer = await status_of(f"{url}?api-version=2024-10-21", {"api-key": "az-key"})
+        assert status == 200 and answer["choices"][0]["message"]["content"] == "You said: hi"
+        async with session.get("/models?api-version=2024-10-21",
+                               headers={"api-key": "az-key"}) as response:
+            assert response.status == 200
+        async with session.get("/_mock/requests") as response:
+            log = (await response.json())["requests"]
+        assert [entry["query"] for entry in log[:3]] == [{"api-version": "2024-10-21"},
+                                                         {"api-version": "2024-10-21"}, {}]
+        assert log[3]["headers"]["api-key"] == "az-key"
+
+    serve(scenario, quirks=frozenset({"azure"}), api_key="az-key")
+
+
+def test_think_tags_quirk_puts_reasoning_inline() -> None:
+    async def scenario(session: aiohttp.ClientSession) -> None:
+        status, answer = await post(session, chat("ponder", model="mock-think"))
+        assert status == 200
+        message = answer["choices"][0]["message"]
+        assert "reasoning_content" not in message
+        assert message["content"] == ("<think>\nLet me think about this.\n</think>\n\n"
+                                      "You said: ponder")
+        frames, _ = await post_stream(session, chat("ponder", model="mock-think"))
+        deltas = [f["choices"][0]["delta"] for f in frames[:-1]]
+        assert not any("reasoning_content" in d for d in deltas)
+        pieces = [d["content"] for d in deltas if d.get("content")]
+        assert "".join(pieces) == message["content"]
+        # The tags are split across chunks, as a token-by-token server sends them.
+        assert "<think>" not in pieces and not any("</think>" in p for p in pieces)
+        calls = await post(session, chat("weather?", model="mock-think", tools=[WEATHER_TOOL]))
+        assert calls[1]["choices"][0]["message"]["content"] == (
+            "<think>\nLet me think about call_mock_1.\n</think>\n\n")
+        status, answer = await post(session, chat("plain"))  # other models have no reasoning
+        assert answer["choices"][0]["message"]["content"] == "You said: plain"
+
+    serve(scenario, quirks=frozenset({"think-tags"}))
+
+
+def test_no_finish_reason_quirk_ends_streams_without_finish_or_done() -> None:
+    async def scenario(session: aiohttp.ClientSession) -> None:
+        body = chat("hi there", stream_options={"include_usage": True})
+        frames, raw = await post_stream(session, body)
+        assert "[DONE]" not in raw and frames[-1]["usage"]["completion_tokens"] == 4
+        assert all(c["finish_reason"] is None for f in frames for c in f["choices"])
+        content = "".join(f["choices"][0]["delta"].get("content") or ""
+                          for f in frames if f["choices"])
+        assert content == "You said: hi there"
+        frames, raw = await post_stream(session, chat("weather?", tools=[WEATHER_TOOL]))
+        assert "[DONE]" not in raw
+        assert all(c["finish_reason"] is None for f in frames for c in f["choices"])
+        status, answer = await post(session, chat("hi"))
+        assert status == 200 and answer["choices"][0]["finish_reason"] is None
+
+    serve(scenario, quirks=frozenset({"no-finish-reason"}))
+
+
+def test_enable_thinking_quirk() -> None:
+    async def scenario(session: aiohttp.ClientSession) -> None:
+        for extra, param in [({"reasoning_effort": "high"}, "reasoning_effort"),
+                             ({"thinking": {"type": "enabled"}}, "thinking"),
+                             ({"reasoning": {"effort": "high"}}, "reasoning"),
+                             ({"enable_thinking": "yes"}, "enable_thinking"),
+                             ({"enable_thinking": True, "thinking_budget": "big"},
+                              "thinking_budget"),
+                             ({"thinking_budget": True}, "thinking_budget")]:
+            status, answer = await post(session, chat("hi", model="mock-think", **extra))
+            assert (status, answer["error"]["param"]) == (400, param), extra
+        for extra, reasons in [({}, False), ({"enable_thinking": False}, False),
+                               ({"enable_thinking": True, "thinking_budget": 32768}, True)]:
+            status, answer = await post(session, chat("hi", model="mock-think", **extra))
+            assert status == 200
+            message = answer["choices"][0]["message"]
+            assert ("reasoning_content" in message) is reasons, extra
+        frames, _ = await post_stream(session, chat("hi", model="mock-think"))
+        assert not any("reasoning_content" in f["choices"][0]["delta"] for f in frames[:-1])
+
+    serve(scenario, quirks=frozenset({"enable-thinking"}))
+
+
+def test_deepseek_thinking_quirk() -> None:
+    async def scenario(session: aiohttp.ClientSession) -> None:
+        for extra, param in [({"reasoning_effort": "high"}, "reasoning_effort"),
+                             ({"enable_thinking": True}, "enable_thinking"),
+                             ({"thinking": {"type": "on"}}, "thinking"),
+                             ({"thinking": True}, "thinking")]:
+            status, answer = await post(session, chat("hi", model="mock-think", **extra))
+            assert (status, answer["error"]["param"]) == (400, param), extra
+        for extra, reasons in [({}, True), ({"thinking": {"type": "enabled"}}, True),
+                               ({"thinking": {"type": "disabled"}}, False)]:
+            status, answer = await post(session, chat("hi", model="mock-think", **extra))
+            assert status == 200
+            message = answer["choices"][0]["message"]
+            assert ("reasoning_content" in message) is reasons, extra
+            assert answer["usage"]["completion_tokens_details"]["reasoning_tokens"] == (
+                5 if reasons else 0)
+
+    serve(scenario, quirks=frozenset({"deepseek-thinking"}))
+
+
+def test_no_reasoning_replay_and_no_developer_quirks() -> None:
+    def conversation(**assistant_extra: Any) -> dict[str, Any]:
+        return {"model": "mock-echo", "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello", **assistant_extra},
+            {"role": "user", "content": "again"}]}
+
+    async def scenario(session: aiohttp.ClientSession) -> None:
+        status, answer = await post(session, conversation(reasoning_content="hmm"))
+        assert status == 400 and answer["error"]["param"] == "messages[1].reasoning_content"
+        assert (await post(session, conversation()))[0] == 200
+        body = {"model": "mock-echo", "messages": [{"role": "developer", "content": "rules"},
+                                                   {"role": "user", "content": "hi"}]}
+        status, answer = await post(session, body)
+        assert status == 400 and answer["error"]["param"] == "messages[0].role"
+        assert "system, user, assistant, tool" in answer["error"]["message"]
+
+    serve(scenario, quirks=frozenset({"no-reasoning-replay", "no-developer"}))
+
+
+def test_verify_reasoning_content_quirk() -> None:
+    call = {"id": "call_mock_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+
+    def history(reasoning: str) -> dict[str, Any]:
+        return {"model": "mock-think", "tools": [WEATHER_TOOL], "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [call],
+             "reasoning_content": reasoning},
+            {"role": "tool", "tool_call_id": "call_mock_1", "content": "sunny"}]}
+
+    async def scenario(session: aiohttp.ClientSession) -> None:
+        status, answer = await post(session, history("(reasoning omitted)"))
+        assert status == 400 and "Let me think about call_mock_1." in answer["error"]["message"]
+        assert (await post(session, history("Let me think about call_mock_1.")))[0] == 200
+
+    serve(scenario, quirks=frozenset({"verify-reasoning-content"}))
+
+
+def test_listed_models_come_first() -> None:
+    async def scenario(session: aiohttp.ClientSession) -> None:
+        async with session.get("/v1/models") as response:
+            ids = [m["id"] for m in (await response.json())["data"]]
+        assert ids == ["alpha-x", "mock-echo", *[m for m in MODELS if m != "mock-echo"]]
+        status, answer = await post(session, chat("hi", model="alpha-x"))
+        assert status == 200 and answer["model"] == "alpha-x"
+
+    serve(scenario, models=("alpha-x", "mock-echo"))

@@ -39,7 +39,7 @@ def test_get_profile_by_name() -> None:
 
 
 def test_get_profile_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(KeyError, match="known: openai, azure"):
+    with pytest.raises(ValueError, match="known: openai, azure"):
         get_profile("nope")
 
 

@@ -22,7 +22,7 @@ from .protocol.errors import GatewayError, UpstreamError
 from .store import ResponseStore, StoredResponse
 from .translate.stream import Event, Phase
 
-__all__ = ["lease_expired", "mark_dead", "start_background", "track_runs"]
+__all__ = ["start_background", "track_runs"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,26 +104,6 @@ async def _watch(generation: Generation, store: ResponseStore, runner: asyncio.T
         if time.monotonic() >= renew_at:
             await generation.checkpoint(lease_until=time.time() + lease)
             renew_at = time.monotonic() + renew_every
-
-
-def lease_expired(record: StoredResponse) -> bool:
-    """A queued / in-progress response whose runner stopped renewing its lease."""
-    return (record.status in ("queued", "in_progress") and record.lease_until is not None
-            and record.lease_until < time.time())
-
-
-async def mark_dead(store: ResponseStore, record: StoredResponse, *,
-                    status: str = "failed") -> StoredResponse:
-    """Settle a response whose runner died (crash, restart): `failed` (or `cancelled`)."""
-    record.response["status"] = status
-    if status == "failed":
-        record.response["error"] = {
-            "code": "server_error",
-            "message": "The gateway process running this response stopped before it finished.",
-        }
-    record.lease_until = None
-    await store.put(record)
-    return record
 
 
 class _Cancelled(GatewayError):

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
@@ -42,8 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="responses-gateway",
         description="Serve the OpenAI Responses API on top of a Chat Completions provider.",
         epilog="Subcommand: 'responses-gateway mock-provider --port 9000' runs the built-in "
-               "fake chat-completions provider. Every flag can also be set in the "
-               f"environment as {ENV_PREFIX}<FLAG_NAME> (e.g. {ENV_PREFIX}BASE_URL).")
+               "fake chat-completions provider. Flags with a value can also be set in the "
+               f"environment as {ENV_PREFIX}<FLAG_NAME> (e.g. {ENV_PREFIX}BASE_URL, "
+               f"{ENV_PREFIX}UPSTREAM_API_KEY; client keys: {ENV_PREFIX}API_KEYS, "
+               "comma-separated).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--responses-proxy-mode", action="store_true",
                         help="accepted for compatibility with the original design; this is "
@@ -119,7 +122,8 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
     def pick(flag: object, name: str, default: str | None = None) -> str | None:
         if flag is not None:
             return str(flag)
-        return environ.get(ENV_PREFIX + name, default)
+        # An empty variable counts as unset, not as an empty value.
+        return environ.get(ENV_PREFIX + name) or default
 
     mock = bool(args.mock_upstream) or _truthy(environ.get(ENV_PREFIX + "MOCK_UPSTREAM"))
     data_dir = Path(pick(args.data_dir, "DATA_DIR") or _default_data_dir(environ))
@@ -160,9 +164,22 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
 def _upstreams(args: argparse.Namespace, environ: Mapping[str, str], pick: Any,
                mock: bool) -> tuple[Upstream, ...]:
     config = pick(args.config, "CONFIG")
-    if config and not mock:
-        with open(config, "rb") as handle:
-            return upstreams_from_toml(tomllib.load(handle), environ)
+    single = [flag for flag, value in (("--base-url", args.base_url),
+                                       ("--upstream-api-key", args.upstream_api_key),
+                                       ("--provider", args.provider),
+                                       ("--api-version", args.api_version)) if value]
+    if mock and (config or args.base_url):
+        raise SystemExit("responses-gateway: --mock-upstream replaces the upstream; drop "
+                         "--base-url / --config, or drop --mock-upstream")
+    if config:
+        if single:
+            raise SystemExit(f"responses-gateway: {', '.join(single)} cannot be combined with "
+                             "--config; set these per upstream in the config file")
+        try:
+            with open(config, "rb") as handle:
+                return upstreams_from_toml(tomllib.load(handle), environ)
+        except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
+            raise ValueError(f"config file {config}: {exc}") from None
     base_url = pick(args.base_url, "BASE_URL")
     if mock:
         base_url = "http://127.0.0.1:9/v1"  # replaced by the real mock address at start
@@ -250,10 +267,22 @@ def _supervise(launch: Launch) -> None:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    # Wake as soon as any worker exits: a crashed worker stops the whole gateway, so a
+    # supervisor (systemd, Kubernetes) can restart it, rather than serving on fewer cores.
+    alive = list(workers)
+    while alive:
+        multiprocessing.connection.wait([w.sentinel for w in alive])
+        exited = [w for w in alive if not w.is_alive()]
+        alive = [w for w in alive if w.is_alive()]
+        if not stop["signal"] and exited:
+            logger.error("worker %s exited with %s; stopping the others", exited[0].name,
+                         exited[0].exitcode)
+            forward(signal.SIGTERM, None)
+            stop["crashed"] = True
     for worker in workers:
         worker.join()
-    if not stop["signal"]:
-        raise SystemExit("responses-gateway: a worker exited; stopping")
+    if stop.get("crashed"):
+        raise SystemExit(1)
 
 
 async def _serve(settings: Settings, mock: bool, *, reuse_port: bool = False) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from typing import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from .providers import Profile, detect_profile, get_profile
 
@@ -35,7 +35,8 @@ class Upstream:
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"upstream base URL must be an http(s) URL, got {self.base_url!r}")
-        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), parts.query, ""))
+        object.__setattr__(self, "base_url", base)
 
     @classmethod
     def from_url(cls, base_url: str, api_key: str | None = None, *,
@@ -55,9 +56,15 @@ class Upstream:
         return self._url("/models")
 
     def _url(self, path: str) -> str:
-        version = self.api_version or self.profile.api_version
-        query = f"?api-version={version}" if version else ""
-        return f"{self.base_url}{path}{query}"
+        parts = urlsplit(self.base_url)
+        version = self.api_version
+        if version is None and not parts.path.endswith("/openai/v1"):
+            # Azure's v1 API takes no api-version; its deployment URLs need one.
+            version = self.profile.api_version
+        query = parts.query
+        if version and "api-version=" not in query:
+            query = f"{query}&api-version={version}" if query else f"api-version={version}"
+        return urlunsplit((parts.scheme, parts.netloc, parts.path + path, query, ""))
 
     def serves(self, model: str) -> bool:
         """Whether this upstream claims `model` by alias, exact name or glob."""
@@ -126,6 +133,10 @@ class Settings:
             raise ValueError(f"upstream names must be unique, got {names}")
         if len(self.reasoning_key) not in (0, 32):
             raise ValueError("reasoning_key must be 32 bytes")
+        if not (self.store_url in ("memory", "none", "off")
+                or self.store_url.startswith(_STORE_SCHEMES)):
+            raise ValueError(f"unknown store URL {self.store_url!r}; use sqlite:///path, "
+                             "redis://host:port/db, memory or none")
         if self.run_lease <= 0:
             raise ValueError("run_lease must be positive")
         if self.store_ttl <= 0 or self.store_max_entries <= 0:
@@ -147,7 +158,7 @@ class Settings:
             if upstream.serves(model):
                 return upstream, upstream.aliases.get(model, model)
         for upstream in self.upstreams:
-            if not upstream.models and not upstream.aliases:
+            if not upstream.models:
                 return upstream, model
         return None
 
@@ -169,9 +180,12 @@ def upstreams_from_toml(data: Mapping[str, object], environ: Mapping[str, str]
         base_url = table.get("base_url")
         if not isinstance(base_url, str):
             raise ValueError(f"upstreams[{i}].base_url is required")
+        for key in ("name", "api_key_env", "profile", "api_version"):
+            if key in table and not isinstance(table[key], str):
+                raise ValueError(f"upstreams[{i}].{key} must be a string")
         key_env = table.get("api_key_env")
-        api_key = environ.get(key_env) if isinstance(key_env, str) else None
-        if isinstance(key_env, str) and not api_key:
+        api_key = environ.get(key_env) if key_env else None
+        if key_env and not api_key:
             raise ValueError(f"upstreams[{i}]: environment variable {key_env} is not set")
         models = table.get("models", [])
         aliases = table.get("aliases", {})
@@ -186,6 +200,8 @@ def upstreams_from_toml(data: Mapping[str, object], environ: Mapping[str, str]
             aliases=aliases, api_version=table.get("api_version")))
     return tuple(upstreams)
 
+
+_STORE_SCHEMES = ("sqlite:", "redis://", "rediss://", "unix://")
 
 _UPSTREAM_KEYS = frozenset({"name", "base_url", "api_key_env", "profile", "models", "aliases",
                             "api_version"})

@@ -13,11 +13,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from .appkeys import seal_key, session_key, settings_key, store_key
 from .config import Upstream
+from .leases import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound, UpstreamError, UpstreamProtocolError
 from .protocol.requests import CreateRequest
 from .store import Conversation, ResponseStore, StoredResponse
@@ -87,7 +89,11 @@ class Generation:
             await chunks.aclose()  # type: ignore[attr-defined]
 
     async def complete(self) -> dict[str, Any]:
-        """Run without streaming and return the final Response."""
+        """Run to the end and return the final Response (for clients that do not stream)."""
+        if self.chat.stream:  # the profile streams from the provider in any case
+            async for _ in self.events():
+                pass
+            return self.machine.snapshot()
         completion = await self.client.complete(self.chat.body)
         self.machine.feed(completion)
         self.machine.finish(completed_at=int(time.time()))
@@ -162,24 +168,29 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
         raise NotFound(f"The model '{create.model}' does not exist or is not served by this "
                        "gateway.", param="model", code="model_not_found")
     upstream, model = routed
+    if stream_upstream is None and upstream.profile.stream_upstream:
+        stream_upstream = True
     if local_record is not None:
         history, conversation, items = local_record.messages, None, create.input
     else:
         history, conversation, items = await _load_history(create, store)
     seal = app[seal_key]
+    # Reasoning is only replayed to the same kind of provider at the same host: another
+    # provider would reject it, or be misled by it.
+    provider_tag = f"{upstream.profile.name}@{urlsplit(upstream.base_url).hostname}"
 
     def resolve_reasoning(item: dict[str, Any]) -> str | None:
         blob = item.get("encrypted_content")
         if blob:
-            text = seal.unseal(blob, provider=upstream.name)
+            text = seal.unseal(blob, provider=provider_tag)
             if text is not None:
                 return text
             logger.info("ignored reasoning item %s: encrypted_content not sealed by this "
-                        "gateway for upstream %s", item.get("id"), upstream.name)
+                        "gateway for %s", item.get("id"), provider_tag)
         return reasoning_text_of(item)
 
     def seal_reasoning(text: str) -> str:
-        return seal.seal(text, provider=upstream.name, model=model, nonce=os.urandom(12))
+        return seal.seal(text, provider=provider_tag, model=model, nonce=os.urandom(12))
 
     def expand_compaction(item: dict[str, Any]) -> list[dict[str, Any]] | None:
         messages = open_compaction(seal, item)
@@ -246,6 +257,8 @@ async def _load_history(create: CreateRequest, store: ResponseStore | None
         if record is None:
             raise NotFound(f"Previous response with id '{previous_id}' not found.",
                            param="previous_response_id", code="previous_response_not_found")
+        if lease_expired(record):
+            record = await mark_dead(store, record)
         if record.status in ("queued", "in_progress"):
             raise InvalidRequest(f"Previous response '{previous_id}' is still in progress.",
                                  param="previous_response_id", code="previous_response_pending")

@@ -5,46 +5,48 @@ request's `model` picks the behaviour (see MODELS; unknown models act like `mock
 `tools` and a last user message that mentions "tool", "weather", "call" or "run", the model
 calls a tool with arguments made up from its schema ("two tools" or "parallel": two calls;
 "loop N": keeps calling after each tool result until N results came back). `mock-think` gives
-reasoning first: "Let me think about <first call id>." on tool-call turns.
+reasoning first: "Let me think about <first call id>." on tool-call turns (the thinking quirks
+can switch it off; `think-tags` moves it into the content).
 Requests are checked as strictly as a real provider checks them, plus optional QUIRKS copying
-particular providers. Every chat/models request is kept, in order and before it is checked, at
-GET /_mock/requests (DELETE clears it) so tests can see exactly what the provider received.
+particular providers (see mock_quirks.py). Every chat/models request is kept, in order and
+before it is checked, with its headers and query, at GET /_mock/requests (DELETE clears it) so
+tests can see exactly what the provider received.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from .mock_quirks import (
+    ERROR_TYPES,
+    QUIRKS,
+    MockError as _Error,
+    call_reasoning,
+    check_auth,
+    check_body,
+    check_message,
+    thinks,
+)
+
 __all__ = ["MODELS", "QUIRKS", "REQUEST_LOG", "create_mock_app", "run_mock_provider"]
 
-QUIRKS = frozenset({
-    "no-developer",               # role `developer` rejected (DeepSeek)
-    "require-reasoning-content",  # tool-calling assistant turns need reasoning_content (DeepSeek)
-    "verify-reasoning-content",   # ... and it must be exactly the reasoning this mock produced
-    "no-stream-options",          # `stream_options` rejected (some self-hosted servers)
-    "max-completion-tokens",      # `max_tokens` rejected; use `max_completion_tokens` (OpenAI o*)
-    "no-schema-key",              # `$schema` rejected inside JSON schemas (DashScope, Moonshot)
-})
-_ERROR_TYPES = MappingProxyType({
-    400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-    429: "rate_limit_error", 500: "server_error", 503: "service_unavailable_error",
-})
 MODELS = (
     "mock-echo",            # "You said: <last user text>", or "Tool result: <content>" after one
     "mock-think",           # reasoning_content "Let me think about this." then the answer
     "mock-length",          # "This answer is cut", finish_reason "length"
     "mock-refusal",         # refusal "I can't help with that.", content null
     "mock-filter",          # "Partial", finish_reason "content_filter"
-    *(f"mock-error-{status}" for status in _ERROR_TYPES),  # that status before any stream
+    *(f"mock-error-{status}" for status in ERROR_TYPES),  # that status before any stream
     "mock-fail-midstream",  # two content chunks, then an error data frame (non-stream: 500)
     "mock-drop-midstream",  # two content chunks, then the connection is cut (non-stream: echo)
     "mock-slow",            # 0.2 s between chunks, and before a non-streamed answer
@@ -74,6 +76,7 @@ _SCALARS = MappingProxyType({"integer": 1, "number": 1, "boolean": True, "null":
 REQUEST_LOG = web.AppKey("mock_request_log", list)
 _QUIRKS = web.AppKey("mock_quirks", frozenset)
 _API_KEY = web.AppKey("mock_api_key", str)  # "" when any key (or none) is accepted
+_LISTED = web.AppKey("mock_listed_models", tuple)  # GET /models: these, then MODELS
 _COMPLETION_IDS = web.AppKey("mock_completion_ids", itertools.count)
 
 
@@ -87,6 +90,8 @@ class _Reply:
     finish: str | None = "stop"
     delay: float = 0.0
     cut: str | None = None  # "fail" or "drop": how the stream ends after two content chunks
+    done: bool = True  # whether a stream ends with `data: [DONE]`
+    think_inline: bool = False  # reasoning is `<think>...</think>` in content (think-tags)
 
 
 # Models whose answer does not depend on the request.
@@ -95,21 +100,6 @@ _FIXED_REPLIES = MappingProxyType({
     "mock-refusal": _Reply(refusal="I can't help with that."),
     "mock-filter": _Reply(content="Partial", finish="content_filter"),
 })
-
-
-class _Error(Exception):
-    """An OpenAI-style error answer; raised anywhere, rendered by the middleware."""
-
-    def __init__(self, message: str, param: str | None = None, *, status: int = 400,
-                 code: str | None = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.param, self.code = status, message, param, code
-        self.headers = headers
-
-    def response(self) -> web.Response:
-        error = {"message": self.message, "type": _ERROR_TYPES.get(self.status, "server_error"),
-                 "param": self.param, "code": self.code}
-        return _json({"error": error}, status=self.status, headers=self.headers)
 
 
 def _json(payload: Any, *, status: int = 200, headers: Any = None) -> web.Response:
@@ -146,21 +136,13 @@ def _validate(body: Any, quirks: frozenset[str]) -> None:
                      "tools")
     for i, tool in enumerate(tools or ()):
         _validate_tool(i, tool)
-    if "stream_options" in body:
-        if "no-stream-options" in quirks:
-            raise _Error("Unrecognized request argument supplied: stream_options",
-                         "stream_options")
-        if not body.get("stream"):
-            raise _Error("The 'stream_options' parameter is only allowed when 'stream' is "
-                         "enabled.", "stream_options")
-    if "max-completion-tokens" in quirks and "max_tokens" in body:
-        raise _Error("Unsupported parameter: 'max_tokens' is not supported with this model. "
-                     "Use 'max_completion_tokens' instead.", "max_tokens")
-    for key in ("response_format", "tools"):
-        if "no-schema-key" in quirks and _has_schema_key(body.get(key)):
-            raise _Error(f"Unsupported JSON schema keyword '$schema' in '{key}'.", key)
+    check_body(body, quirks)
+    if "stream_options" in body and not body.get("stream"):
+        raise _Error("The 'stream_options' parameter is only allowed when 'stream' is "
+                     "enabled.", "stream_options")
     for i, message in enumerate(messages):
-        _validate_message(i, message, quirks)
+        _validate_message(i, message)
+        check_message(i, message, quirks)
     _validate_tool_sequence(messages)
 
 
@@ -174,18 +156,11 @@ def _validate_tool(i: int, tool: Any) -> None:
                      f"tools[{i}].function.name")
 
 
-def _has_schema_key(node: Any) -> bool:
-    if isinstance(node, dict):
-        return "$schema" in node or any(_has_schema_key(value) for value in node.values())
-    return isinstance(node, list) and any(_has_schema_key(value) for value in node)
-
-
-def _validate_message(i: int, message: Any, quirks: frozenset[str]) -> None:
+def _validate_message(i: int, message: Any) -> None:
     where = f"messages[{i}]"
     role = message.get("role") if isinstance(message, dict) else None
-    roles = [r for r in _ROLES if r != "developer" or "no-developer" not in quirks]
-    if role not in roles:
-        raise _Error(f"Invalid value: '{role}'. Supported values are: {', '.join(roles)}.",
+    if role not in _ROLES:
+        raise _Error(f"Invalid value: '{role}'. Supported values are: {', '.join(_ROLES)}.",
                      f"{where}.role")
     content, calls = message.get("content"), message.get("tool_calls")
     if content is None and not (role == "assistant" and calls):
@@ -204,17 +179,6 @@ def _validate_message(i: int, message: Any, quirks: frozenset[str]) -> None:
                 or not isinstance(function.get("arguments"), str):
             raise _Error(f"Invalid '{where}.tool_calls[{j}]': it needs an 'id' and a function "
                          "whose 'arguments' is a string.", f"{where}.tool_calls[{j}]")
-    if calls and "require-reasoning-content" in quirks and not message.get("reasoning_content"):
-        raise _Error(f"Missing `reasoning_content` field in the assistant message at message "
-                     f"index {i}. In thinking mode it must be passed back with tool calls.", where)
-    if calls and "verify-reasoning-content" in quirks:
-        # Stricter than any provider: the exact reasoning this mock produced must come back,
-        # so a placeholder cannot pass for a real round trip.
-        expected = _call_reasoning(calls[0].get("id", ""))
-        if message.get("reasoning_content") != expected:
-            raise _Error(f"The assistant message at index {i} must carry its own "
-                         f"reasoning_content {expected!r}, got "
-                         f"{message.get('reasoning_content')!r}.", where)
 
 
 def _validate_tool_sequence(messages: list[dict[str, Any]]) -> None:
@@ -236,11 +200,23 @@ def _validate_tool_sequence(messages: list[dict[str, Any]]) -> None:
                      f"response messages: {', '.join(sorted(pending))}", "messages")
 
 
-def _plan(body: dict[str, Any]) -> _Reply:
-    """Decide the answer from the model name and the conversation."""
+def _plan(body: dict[str, Any], quirks: frozenset[str]) -> _Reply:
+    """Decide the answer from the model name, the conversation and the quirks."""
+    reply = _answer(body, thinking=thinks(body, quirks))
+    if "think-tags" in quirks and reply.reasoning:
+        # As a server without a reasoning parser sends it: the whole generation is content.
+        content = f"<think>\n{reply.reasoning}\n</think>\n\n{reply.content or ''}"
+        reply = replace(reply, content=content, reasoning=None, think_inline=True)
+    if "no-finish-reason" in quirks:
+        reply = replace(reply, finish=None, done=False)
+    return reply
+
+
+def _answer(body: dict[str, Any], *, thinking: bool) -> _Reply:
+    """The answer the model name and the conversation call for."""
     model, messages = body["model"], body["messages"]
     status = model.removeprefix("mock-error-")
-    if model.startswith("mock-error-") and status.isdigit() and int(status) in _ERROR_TYPES:
+    if model.startswith("mock-error-") and status.isdigit() and int(status) in ERROR_TYPES:
         headers = {"Retry-After": "7"} if status == "429" else None
         raise _Error(f"mock error {status}", status=int(status), code=f"mock_{status}",
                      headers=headers)
@@ -254,12 +230,12 @@ def _plan(body: dict[str, Any]) -> _Reply:
     if calls:
         content = None
     elif model == "mock-json":
-        content = orjson.dumps(_json_answer(body.get("response_format"))).decode()
+        content = orjson.dumps(_json_answer(body.get("response_format"), messages)).decode()
     else:
         content = _echo(messages)
     reasoning = None
-    if model == "mock-think":
-        reasoning = _call_reasoning(calls[0][0]) if calls else "Let me think about this."
+    if model == "mock-think" and thinking:
+        reasoning = call_reasoning(calls[0][0]) if calls else "Let me think about this."
     return _Reply(
         content=content,
         reasoning=reasoning,
@@ -274,10 +250,6 @@ def _echo(messages: list[dict[str, Any]]) -> str:
         return f"Tool result: {_text(messages[-1]['content'])}"
     user = next((m for m in reversed(messages) if m["role"] == "user"), {})
     return f"You said: {_text(user.get('content'))}"
-
-
-def _call_reasoning(call_id: str) -> str:
-    return f"Let me think about {call_id}."
 
 
 def _loop_wants_more(messages: list[dict[str, Any]]) -> bool:
@@ -328,11 +300,21 @@ def _arguments(schema: Any) -> str:
     return orjson.dumps(_value("", {"type": "object", **schema})).decode()
 
 
-def _json_answer(response_format: Any) -> Any:
+def _json_answer(response_format: Any, messages: list[dict[str, Any]]) -> Any:
+    schema: Any = None
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
         schema = (response_format.get("json_schema") or {}).get("schema")
-        if isinstance(schema, dict) and schema:
-            return _value("", schema)
+    else:
+        # JSON mode: follow a schema given in a system message, as a model would (the gateway
+        # does this for providers without json_schema, e.g. DeepSeek).
+        for message in messages:
+            text = _text(message.get("content")) if message["role"] == "system" else ""
+            if "JSON schema" in text and "\n" in text:
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    schema = orjson.loads(text.split("\n", 1)[1])
+                break
+    if isinstance(schema, dict) and schema:
+        return _value("", schema)
     return {"answer": "ok"}
 
 
@@ -386,7 +368,11 @@ def _deltas(reply: _Reply) -> list[dict[str, Any]]:
     deltas: list[dict[str, Any]] = [{"role": "assistant",
                                      "content": "" if reply.content else None}]
     deltas += [{"reasoning_content": piece} for piece in _pieces(reply.reasoning or "")]
-    deltas += [{"content": piece} for piece in _pieces(reply.content or "")]
+    content = reply.content or ""
+    # Inline reasoning comes in 5-character slices, so the tags straddle chunks as they do
+    # when a server streams token by token.
+    pieces = _pieces(content, -(-len(content) // 5)) if reply.think_inline else _pieces(content)
+    deltas += [{"content": piece} for piece in pieces]
     deltas += [{"refusal": piece} for piece in _pieces(reply.refusal or "")]
     for index, (call_id, name, arguments) in enumerate(reply.tool_calls):
         deltas.append({"tool_calls": [{"index": index, "id": call_id, "type": "function",
@@ -433,7 +419,7 @@ async def _stream(request: web.Request, reply: _Reply,
             if request.transport is not None:
                 request.transport.close()
             return response
-        if not reply.cut:
+        if not reply.cut and reply.done:
             await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
     except ConnectionResetError:
@@ -458,10 +444,9 @@ def _completion(body: dict[str, Any], reply: _Reply, completion_id: str) -> dict
 def _receive(request: web.Request, body: Any) -> None:
     """Log the request (even one about to be rejected), then check its API key."""
     headers = {name.lower(): value for name, value in request.headers.items()}
-    request.app[REQUEST_LOG].append({"path": request.path, "headers": headers, "body": body})
-    api_key = request.app[_API_KEY]
-    if api_key and request.headers.get("Authorization") != f"Bearer {api_key}":
-        raise _Error("Incorrect API key provided.", status=401, code="invalid_api_key")
+    request.app[REQUEST_LOG].append({"path": request.path, "query": dict(request.query),
+                                     "headers": headers, "body": body})
+    check_auth(request.headers, request.query, request.app[_API_KEY], request.app[_QUIRKS])
 
 
 @web.middleware
@@ -481,7 +466,7 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
         raise _Error("We could not parse the JSON body of your request.") from None
     _receive(request, body)
     _validate(body, request.app[_QUIRKS])
-    reply = _plan(body)
+    reply = _plan(body, request.app[_QUIRKS])
     completion_id = f"chatcmpl-mock-{next(request.app[_COMPLETION_IDS])}"
     if body.get("stream"):
         return await _stream(request, reply, _frames(body, reply, completion_id))
@@ -492,7 +477,7 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
 async def _models(request: web.Request) -> web.Response:
     _receive(request, None)
     data = [{"id": model, "object": "model", "created": CREATED, "owned_by": "mock"}
-            for model in MODELS]
+            for model in dict.fromkeys([*request.app[_LISTED], *MODELS])]
     return _json({"object": "list", "data": data})
 
 
@@ -503,16 +488,17 @@ async def _requests(request: web.Request) -> web.Response:
     return _json({"requests": request.app[REQUEST_LOG]})
 
 
-def create_mock_app(*, quirks: frozenset[str] = frozenset(),
-                    api_key: str | None = None) -> web.Application:
-    """The mock provider as an aiohttp application; `quirks` must be names from QUIRKS."""
+def create_mock_app(*, quirks: frozenset[str] = frozenset(), api_key: str | None = None,
+                    models: tuple[str, ...] = ()) -> web.Application:
+    """The mock provider as an aiohttp application; `quirks` must be names from QUIRKS;
+    `models` are listed by GET /models before MODELS (any name is served like mock-echo)."""
     if unknown := set(quirks) - QUIRKS:
         raise ValueError(f"unknown mock provider quirk(s) {sorted(unknown)}; "
                          f"known: {', '.join(sorted(QUIRKS))}")
     # Real providers take large image payloads; aiohttp's default limit is 1 MiB.
     app = web.Application(middlewares=[_api_errors], client_max_size=64 * 1024 * 1024)
     app[REQUEST_LOG] = []
-    app[_QUIRKS], app[_API_KEY] = frozenset(quirks), api_key or ""
+    app[_QUIRKS], app[_API_KEY], app[_LISTED] = frozenset(quirks), api_key or "", tuple(models)
     app[_COMPLETION_IDS] = itertools.count(1)
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", _chat_completions)
@@ -528,12 +514,16 @@ def run_mock_provider(argv: list[str] | None = None) -> None:
         "A deterministic fake OpenAI-compatible chat.completions provider."))
     parser.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     parser.add_argument("--port", type=int, default=9000, help="port (default: %(default)s)")
-    parser.add_argument("--api-key", help="require `Authorization: Bearer <key>` on each request")
+    parser.add_argument("--api-key", help="require `Authorization: Bearer <key>` on each request "
+                        "(`api-key: <key>` with --quirk azure)")
     parser.add_argument("--quirk", action="append", default=[], choices=sorted(QUIRKS),
                         metavar="NAME", help="act like a particular provider; repeatable; one "
                         f"of: {', '.join(sorted(QUIRKS))}")
+    parser.add_argument("--model", action="append", default=[], metavar="NAME",
+                        help="also list this model id at GET /models; repeatable")
     args = parser.parse_args(argv)
-    app = create_mock_app(quirks=frozenset(args.quirk), api_key=args.api_key)
+    app = create_mock_app(quirks=frozenset(args.quirk), api_key=args.api_key,
+                          models=tuple(args.model))
     web.run_app(app, host=args.host, port=args.port)
 
 

@@ -55,9 +55,20 @@ class Profile:
     auth_header: str = "authorization"
     # `api-version` query parameter (Azure deployment URLs need one).
     api_version: str | None = None
+    # Whether `response_format: json_schema` is understood; if not, json_object is sent and
+    # the schema goes into a system message (DeepSeek).
+    json_schema: bool = True
+    # Reasoning efforts the provider does not know -> the nearest one it does (None: omit).
+    effort_map: Mapping[str, str | None] = field(default_factory=dict)
+    # Always stream from the provider, also for non-streamed clients (DashScope refuses
+    # non-streamed calls while thinking).
+    stream_upstream: bool = False
 
 
 _NO_SCHEMA_KEY = frozenset({"$schema"})
+# Servers that know only low / medium / high.
+_THREE_EFFORTS = MappingProxyType({"none": None, "minimal": "low", "xhigh": "high",
+                                   "max": "high"})
 
 PROFILES: Mapping[str, Profile] = MappingProxyType({
     "openai": Profile(
@@ -81,6 +92,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({
         strip_schema_keys=_NO_SCHEMA_KEY,
         reasoning_knob="enable_thinking",
         reasoning_replay=True,
+        stream_upstream=True,
     ),
     "deepseek": Profile(
         name="deepseek",
@@ -89,6 +101,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({
         reasoning_knob="thinking",
         reasoning_replay=True,
         reasoning_placeholder="(reasoning omitted)",
+        json_schema=False,
     ),
     "moonshot": Profile(
         name="moonshot",
@@ -97,12 +110,14 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({
         reasoning_placeholder="(reasoning omitted)",
         finish_reason_optional=True,
     ),
-    "vllm": Profile(name="vllm", reasoning_knob="reasoning_effort", think_tags=True),
+    "vllm": Profile(name="vllm", reasoning_knob="reasoning_effort", think_tags=True,
+                    effort_map=_THREE_EFFORTS),
     "ollama": Profile(
         name="ollama",
         strip_schema_keys=_NO_SCHEMA_KEY,
         reasoning_knob="reasoning_effort",
         think_tags=True,
+        effort_map=_THREE_EFFORTS,
     ),
     "generic": Profile(name="generic"),
 })
@@ -116,7 +131,8 @@ DASHSCOPE_THINKING_BUDGET: Mapping[str, int] = MappingProxyType({
 # Host fragments that identify a provider (checked in order).
 _HOST_HINTS = (
     ("openai.azure.com", "azure"),
-    ("azure", "azure"),
+    ("cognitiveservices.azure.com", "azure"),
+    ("services.ai.azure.com", "azure"),
     ("api.openai.com", "openai"),
     ("dashscope", "dashscope"),
     ("aliyuncs.com", "dashscope"),
@@ -127,11 +143,12 @@ _HOST_HINTS = (
 
 
 def get_profile(name: str) -> Profile:
-    """The named profile; raises KeyError listing the known names."""
+    """The named profile; raises ValueError listing the known names."""
     try:
         return PROFILES[name]
     except KeyError:
-        raise KeyError(f"unknown provider profile {name!r}; known: {', '.join(PROFILES)}") from None
+        raise ValueError(f"unknown provider profile {name!r}; known: "
+                         f"{', '.join(PROFILES)}") from None
 
 
 def detect_profile(base_url: str) -> Profile:

@@ -8,7 +8,7 @@ import time
 from aiohttp import web
 
 from .appkeys import require_store, runs_key, settings_key
-from .background import lease_expired, mark_dead
+from .leases import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound
 from .protocol.sse import encode_event
 from .store import ResponseStore, StoredResponse

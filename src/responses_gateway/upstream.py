@@ -40,7 +40,9 @@ def create_session(timeouts: Timeouts, limits: Limits) -> aiohttp.ClientSession:
                                     sock_read=timeouts.read)
     return aiohttp.ClientSession(connector=connector, timeout=timeout,
                                  json_serialize=lambda o: orjson.dumps(o).decode(),
-                                 auto_decompress=True, trust_env=False)
+                                 auto_decompress=True,
+                                 # HTTP(S)_PROXY / NO_PROXY apply, as for any HTTP client.
+                                 trust_env=True)
 
 
 class UpstreamClient:

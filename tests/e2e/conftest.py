@@ -153,3 +153,223 @@ def http(gateway: Server) -> Iterator[httpx2.Client]:
     with httpx2.Client(base_url=gateway.url, timeout=30,
                        headers={"Authorization": f"Bearer {CLIENT_KEY}"}) as raw:
         yield raw
+
+
+from collections.abc import Callable  # noqa: E402  (kept with the fixture below)
+
+
+@pytest.fixture(scope="session")
+def spawn_server(log_dir: Path) -> Iterator[Callable[..., Server]]:
+    """Start more processes for the session, as `start_server` does (same arguments, without
+    `log_dir`): `spawn_server("name", args, "/health", port=port)`. Each one is stopped when the
+    session ends, last started first; stopping one earlier is harmless."""
+    started: list[Server] = []
+
+    def spawn(name: str, args: list[str], ready_path: str, *, port: int,
+              env: dict[str, str] | None = None,
+              ready_headers: dict[str, str] | None = None) -> Server:
+        server = start_server(name, args, ready_path, log_dir, port=port, env=env,
+                              ready_headers=ready_headers)
+        started.append(server)
+        return server
+
+    yield spawn
+    for server in reversed(started):
+        server.stop()
+
+
+# -- stateful API (issue 5): Redis test database, gateways with a store, a provider relay ------
+# Used by test_stateful.py and test_replicas.py. Nothing above this line depends on it.
+
+import socket as _socket  # noqa: E402
+import threading as _threading  # noqa: E402
+from typing import Any, Callable  # noqa: E402
+
+STATEFUL_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _redis_unavailable(reason: str) -> None:
+    """Skip locally; with CI=true a missing Redis is a failure, never a skip."""
+    if _ci():
+        pytest.fail(f"{reason} (CI is set, so Redis is required)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_db() -> Iterator[Any]:
+    """A sync client on Redis database 15, flushed when the session starts and ends."""
+    try:
+        import redis
+    except ImportError:
+        _redis_unavailable("the redis package is not installed: pip install 'redis>=5'")
+    client = redis.Redis.from_url(STATEFUL_REDIS_URL, socket_connect_timeout=2,
+                                  socket_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        _redis_unavailable(f"no Redis reachable at {STATEFUL_REDIS_URL}: {exc}")
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()
+        client.close()
+
+
+class _RelayedConnection:
+    def __init__(self) -> None:
+        self.down = bytearray()  # provider -> gateway bytes since the last reset
+        self.ended_by: str | None = None  # "gateway" or "provider": who closed first
+
+
+class ProviderRelay:
+    """A TCP relay in front of the mock provider that sees what passes through it.
+
+    It tells whether the gateway closed an upstream connection, and how many SSE data frames
+    (and `[DONE]`s) the provider had sent before that: the evidence that a cancelled run
+    really stopped its upstream request. `reset()` starts a new observation window.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self._target = ("127.0.0.1", target_port)
+        self._listener = _socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port = int(self._listener.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self._lock = _threading.Lock()
+        self._connections: list[_RelayedConnection] = []
+        self._sockets: list[_socket.socket] = []
+        self._closed = False
+        self._thread = _threading.Thread(target=self._accept, name="relay", daemon=True)
+        self._thread.start()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._connections = [c for c in self._connections if c.ended_by is None]
+            for connection in self._connections:
+                connection.down.clear()
+
+    def data_frames(self) -> int:
+        """SSE `data:` frames the provider sent since the last reset (`[DONE]` included)."""
+        with self._lock:
+            return sum(c.down.count(b"data: ") for c in self._connections)
+
+    def done_frames(self) -> int:
+        with self._lock:
+            return sum(c.down.count(b"data: [DONE]") for c in self._connections)
+
+    def closed_by_gateway(self) -> int:
+        """Connections that carried data since the last reset and that the gateway closed."""
+        with self._lock:
+            return sum(1 for c in self._connections if c.ended_by == "gateway" and c.down)
+
+    def close(self) -> None:
+        self._closed = True
+        self._thread.join(timeout=2)
+        self._listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                _shut(sock)
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                gateway_side, _ = self._listener.accept()
+            except (TimeoutError, _socket.timeout):
+                continue
+            except OSError:
+                return
+            try:
+                provider_side = _socket.create_connection(self._target, timeout=5)
+                provider_side.settimeout(None)
+            except OSError:
+                _shut(gateway_side)
+                continue
+            gateway_side.settimeout(None)
+            connection = _RelayedConnection()
+            with self._lock:
+                self._connections.append(connection)
+                self._sockets += [gateway_side, provider_side]
+            for source, sink, side in ((gateway_side, provider_side, "gateway"),
+                                       (provider_side, gateway_side, "provider")):
+                _threading.Thread(target=self._pump, args=(source, sink, side, connection),
+                                  daemon=True).start()
+
+    def _pump(self, source: _socket.socket, sink: _socket.socket, side: str,
+              connection: _RelayedConnection) -> None:
+        try:
+            while True:
+                try:
+                    data = source.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    break
+                if side == "provider":
+                    with self._lock:
+                        connection.down += data
+                try:
+                    sink.sendall(data)
+                except OSError:
+                    break
+        finally:
+            with self._lock:
+                if connection.ended_by is None:
+                    connection.ended_by = side
+            _shut(source)
+            _shut(sink)
+
+
+def _shut(sock: _socket.socket) -> None:
+    try:
+        sock.shutdown(_socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+@pytest.fixture(scope="session")
+def provider_relay(mock_provider: Server) -> Iterator[ProviderRelay]:
+    relay = ProviderRelay(int(mock_provider.url.rsplit(":", 1)[1]))
+    yield relay
+    relay.close()
+
+
+GatewayLauncher = Callable[..., Server]
+
+
+@pytest.fixture(scope="session")
+def launch_gateway(provider_relay: ProviderRelay, log_dir: Path,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayLauncher]:
+    """`launch_gateway(name, store, *extra_args, data_dir=None, port=None)` -> a gateway on
+    its own port, with that `--store`, talking to the mock provider through the relay.
+    Every gateway it started is stopped (SIGTERM) when the session ends, if not before."""
+    started: list[Server] = []
+    counter = iter(range(1, 1_000_000))
+
+    def launch(name: str, store: str, *extra: str, data_dir: Path | None = None,
+               port: int | None = None) -> Server:
+        port = port or free_port()
+        data = data_dir or tmp_path_factory.mktemp(f"{name}-data")
+        server = start_server(f"{name}-{next(counter)}", [
+            "--base-url", provider_relay.url,
+            "--upstream-api-key", UPSTREAM_KEY,
+            "--port", str(port),
+            "--store", store,
+            "--data-dir", str(data),
+            *extra,
+        ], "/health", log_dir, port=port)
+        started.append(server)
+        return server
+
+    yield launch
+    for server in started:
+        server.stop()

@@ -62,7 +62,7 @@ def test_two_replicas_share_responses_events_and_cancels(redis_url: str,
                     await a.append_events("resp_1", [_event(seq)])
                 await asyncio.sleep(0.2)
                 await a.put(_record("resp_1", "cancelled"))
-                await a.append_events("resp_1", [_event(3, "response.cancelled")])
+                await a.append_events("resp_1", [_event(3, "response.failed")])
 
             followed, _ = await asyncio.wait_for(asyncio.gather(follow(), produce()), 10)
             assert followed == [0, 1, 2, 3]

@@ -170,13 +170,23 @@ def test_text_format_sends_no_response_format() -> None:
     assert "response_format" not in chat(text={"format": {"type": "text"}})
 
 
-def test_dollar_schema_stripped_for_deepseek_only() -> None:
+def test_dollar_schema_stripped_where_the_profile_says() -> None:
     body = capture_body("openai-node-parse")
     assert "$schema" in body["text"]["format"]["schema"]
-    deepseek = translate(body, "deepseek").body["response_format"]["json_schema"]["schema"]
+    dashscope = translate(body, "dashscope").body["response_format"]["json_schema"]["schema"]
     generic = translate(body, "generic").body["response_format"]["json_schema"]["schema"]
-    assert "$schema" not in deepseek
+    assert "$schema" not in dashscope
     assert generic == body["text"]["format"]["schema"]
+
+
+def test_json_schema_becomes_json_mode_plus_instruction_for_deepseek() -> None:
+    body = capture_body("openai-node-parse")
+    sent = translate(body, "deepseek").body
+    assert sent["response_format"] == {"type": "json_object"}
+    instruction = sent["messages"][0]
+    assert instruction["role"] == "system" and "JSON schema" in instruction["content"]
+    assert '"$schema"' not in instruction["content"]
+    assert '"properties"' in instruction["content"]
 
 
 def test_json_schema_without_name_is_rejected() -> None:

@@ -17,8 +17,9 @@ import orjson
 
 __all__ = ["Conversation", "ResponseStore", "StoredResponse", "open_store"]
 
-TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed",
-                             "response.cancelled"})
+# A cancelled response also ends with `response.failed` (its status says `cancelled`): the
+# Responses API has no separate event for it.
+TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
 @dataclass(slots=True, kw_only=True)

@@ -59,6 +59,20 @@ def _call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
+def _listed_content(content: Any, role: Any) -> list[Any]:
+    """Message content as parts; assistant text parts complete with annotations/logprobs."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        content = [{"type": "output_text" if role == "assistant" else "input_text",
+                    "text": content}]
+    if role != "assistant":
+        return list(content)
+    return [{"annotations": [], "logprobs": [], **part}
+            if isinstance(part, dict) and part.get("type") == "output_text" else part
+            for part in content]
+
+
 def with_item_ids(items: list[dict[str, Any]], new_id: Callable[[str], str]) -> list[dict[str, Any]]:
     """Copies of input items in their listed form: typed, with an id, messages as parts."""
     listed = []
@@ -67,12 +81,7 @@ def with_item_ids(items: list[dict[str, Any]], new_id: Callable[[str], str]) -> 
         kind = item.get("type") or ("message" if "role" in item else "item")
         item["type"] = kind
         if kind == "message":
-            content = item.get("content")
-            part_type = "output_text" if item.get("role") == "assistant" else "input_text"
-            if isinstance(content, str):
-                item["content"] = [{"type": part_type, "text": content}]
-            elif content is None:
-                item["content"] = []
+            item["content"] = _listed_content(item.get("content"), item.get("role"))
         if not item.get("status"):
             item["status"] = "completed"
         if not item.get("id"):

@@ -54,12 +54,21 @@ class ThinkSplitter:
             rest = text[end + len(_CLOSE):].lstrip("\n")
             if rest:
                 self._state = "content"
-            return text[:end], rest
-        # Hold back a tail that could be the start of the closing tag.
-        for keep in range(min(len(_CLOSE) - 1, len(text)), 0, -1):
-            if _CLOSE.startswith(text[-keep:]):
-                self._pending = text[-keep:]
-                return text[:-keep], ""
+            # The newline before </think> is layout too.
+            return text[:end].rstrip("\n"), rest
+        # Hold back a tail that could be the start of the closing tag, and trailing
+        # newlines, which are dropped if the tag follows.
+        keep = 0
+        for size in range(min(len(_CLOSE) - 1, len(text)), 0, -1):
+            if _CLOSE.startswith(text[-size:]):
+                keep = size
+                break
+        body = text[:len(text) - keep]
+        newlines = len(body) - len(body.rstrip("\n"))
+        keep += newlines
+        if keep:
+            self._pending = text[-keep:]
+            return text[:-keep], ""
         return text, ""
 
     def flush(self) -> tuple[str, str]:

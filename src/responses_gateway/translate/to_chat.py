@@ -12,7 +12,8 @@ from typing import Any
 
 from ..protocol.errors import InvalidRequest
 from ..protocol.requests import CreateRequest
-from ..providers import DASHSCOPE_THINKING_BUDGET, Profile
+from ..providers import Profile
+from .fit import fit_messages, reasoning_knob, schema_instruction
 from .items import CompactionExpander, ReasoningResolver, to_chat_messages
 from .tools import ToolMap, strip_schema_keys, to_chat_tools
 
@@ -105,38 +106,11 @@ def to_chat_request(
         body["user"] = user
     if profile.prompt_cache_key and request.body.get("prompt_cache_key"):
         body["prompt_cache_key"] = request.body["prompt_cache_key"]
-    _reasoning_options(request, profile, body)
+    effort = (request.body.get("reasoning") or {}).get("effort")
+    thinking = reasoning_knob(effort, profile, body)
+    body["messages"] = fit_messages(body["messages"], profile, thinking=thinking)
     return ChatRequest(body, toolset.tool_map, toolset.echo, toolset.dropped,
                        1 if instructions else 0)
-
-
-def _reasoning_options(request: CreateRequest, profile: Profile, body: dict[str, Any]) -> None:
-    """`reasoning.effort` through the provider's own knob; never the whole object."""
-    messages = body["messages"]
-    for index, message in enumerate(messages):
-        if message.get("role") != "assistant":
-            continue
-        # Copies, not edits: history messages belong to the caller (e.g. the store).
-        if not profile.reasoning_replay:
-            if "reasoning_content" in message:
-                messages[index] = {k: v for k, v in message.items() if k != "reasoning_content"}
-        elif (profile.reasoning_placeholder and message.get("tool_calls")
-              and not message.get("reasoning_content")):
-            messages[index] = {**message, "reasoning_content": profile.reasoning_placeholder}
-    reasoning = request.body.get("reasoning") or {}
-    effort = reasoning.get("effort")
-    if not isinstance(effort, str) or profile.reasoning_knob is None:
-        return
-    thinking = effort != "none"
-    if profile.reasoning_knob == "reasoning_effort":
-        body["reasoning_effort"] = effort
-    elif profile.reasoning_knob == "enable_thinking":
-        body["enable_thinking"] = thinking
-        budget = DASHSCOPE_THINKING_BUDGET.get(effort)
-        if thinking and budget is not None:
-            body["thinking_budget"] = budget
-    elif profile.reasoning_knob == "thinking":
-        body["thinking"] = {"type": "enabled" if thinking else "disabled"}
 
 
 def _text_options(request: CreateRequest, profile: Profile, body: dict[str, Any]) -> None:
@@ -160,7 +134,11 @@ def _text_options(request: CreateRequest, profile: Profile, body: dict[str, Any]
                 json_schema["strict"] = fmt["strict"]
             if fmt.get("description"):
                 json_schema["description"] = fmt["description"]
-            body["response_format"] = {"type": "json_schema", "json_schema": json_schema}
+            if profile.json_schema:
+                body["response_format"] = {"type": "json_schema", "json_schema": json_schema}
+            else:
+                body["response_format"] = {"type": "json_object"}
+                body["messages"].insert(0, schema_instruction(json_schema))
         elif kind == "json_object":
             body["response_format"] = {"type": "json_object"}
         elif kind != "text":
