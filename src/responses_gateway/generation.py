@@ -139,10 +139,16 @@ class Generation:
             await self._persist(self.store)
 
     async def _persist(self, store: ResponseStore) -> None:
+        if self.create.background and await store.get(self.response_id) is None:
+            return  # deleted while it ran: do not bring it back
         record = self.stored_record()
         await store.put(record)
         if self.conversation is not None:
-            conversation = self.conversation
+            # Append to the conversation as it is now, not as it was when this response
+            # started: other responses may have extended it meanwhile.
+            conversation = await store.get_conversation(self.conversation.id)
+            if conversation is None:
+                return  # deleted meanwhile
             conversation.items.extend(record.input_items)
             conversation.items.extend(self.machine.snapshot()["output"])
             conversation.expires_at = store.expiry()

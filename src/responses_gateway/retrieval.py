@@ -10,13 +10,15 @@ from aiohttp import web
 from .appkeys import require_store, runs_key, settings_key
 from .leases import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound
-from .protocol.sse import encode_event
+from .protocol.sse import DONE_FRAME, encode_event
 from .store import ResponseStore, StoredResponse
+from .store.base import TERMINAL_EVENTS
 from .rendering import SSE_HEADERS, int_query, json_response, list_page
 
 __all__ = ["cancel_response", "delete_response", "get_response", "list_input_items"]
 
 _CANCEL_WAIT = 10.0  # seconds to wait for the runner to settle a cancelled response
+_RECHECK = 1.0  # seconds without events after which a replay checks on the run
 
 
 async def _record(request: web.Request) -> StoredResponse:
@@ -46,28 +48,39 @@ async def get_response(request: web.Request) -> web.StreamResponse:
 
 async def _replay(request: web.Request, store: ResponseStore, record: StoredResponse,
                   after: int) -> web.StreamResponse:
+    """Logged events after `after`, then live ones until the terminal event."""
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(request)
-    lease = request.app[settings_key].run_lease
     try:
+        if record.status not in ("queued", "in_progress"):
+            for event in await store.events_after(record.id, after):
+                await response.write(encode_event(event))
+            return await _end_replay(request, response)
         while True:
-            ended = False
-            async for event in store.follow_events(record.id, after, idle_timeout=lease):
+            async for event in store.follow_events(record.id, after, idle_timeout=_RECHECK):
                 after = event["sequence_number"]
                 await response.write(encode_event(event))
-                ended = event["type"] in ("response.completed", "response.incomplete",
-                                          "response.failed")
-            if ended:
-                break
+                if event["type"] in TERMINAL_EVENTS:
+                    return await _end_replay(request, response)
+            # Quiet for a while: has the run settled, or died?
             current = await store.get(record.id)
-            if current is None or current.status not in ("queued", "in_progress"):
-                break  # settled without a terminal event in the log (e.g. marked dead)
-            if lease_expired(current):
-                await mark_dead(store, current)
+            if current is None:
                 break
-        await response.write_eof()
+            if lease_expired(current):
+                await mark_dead(store, current)  # logs a terminal event, sent next round
+            elif current.status not in ("queued", "in_progress"):
+                for event in await store.events_after(record.id, after):
+                    await response.write(encode_event(event))
+                break
+        return await _end_replay(request, response)
     except ConnectionError:
-        pass  # the client left; the run goes on
+        return response  # the client left; the run goes on
+
+
+async def _end_replay(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    if request.app[settings_key].done_sentinel:
+        await response.write(DONE_FRAME)
+    await response.write_eof()
     return response
 
 
@@ -75,13 +88,17 @@ async def delete_response(request: web.Request) -> web.Response:
     """DELETE /v1/responses/{id}."""
     store = require_store(request.app, "Stored responses")
     response_id = request.match_info["response_id"]
-    task = request.app[runs_key].get(response_id)
-    if task is not None:
-        await store.request_cancel(response_id)
-        task.cancel()
+    record = await store.get(response_id)
     if not await store.delete(response_id):
         raise NotFound(f"Response with id '{response_id}' not found.", param="response_id",
                        code="response_not_found")
+    if record is not None and record.status in ("queued", "in_progress"):
+        # Stop the run wherever it is (the flag outlives the record); the runner sees the
+        # record gone and does not store it again.
+        await store.request_cancel(response_id)
+        task = request.app[runs_key].get(response_id)
+        if task is not None:
+            task.cancel()
     return json_response({"id": response_id, "object": "response.deleted", "deleted": True})
 
 
