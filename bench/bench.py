@@ -21,6 +21,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -121,13 +122,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--store", default="memory")
+    parser.add_argument("--store", default=None,
+                        help="store URL (default: SQLite in a temporary directory, like the "
+                             "gateway's own default)")
     args = parser.parse_args()
+    scratch = tempfile.TemporaryDirectory()
+    store = args.store or f"sqlite:///{scratch.name}/responses.db"
     up_port, gw_port = free_port(), free_port()
     upstream = subprocess.Popen([sys.executable, str(HERE / "fast_upstream.py"), str(up_port)])
     gateway = subprocess.Popen(
         [sys.executable, "-m", "responses_gateway", "--base-url",
-         f"http://127.0.0.1:{up_port}/v1", "--port", str(gw_port), "--store", args.store,
+         f"http://127.0.0.1:{up_port}/v1", "--port", str(gw_port), "--store", store,
          "--log-level", "warning"],
         env={**os.environ, "RESPONSES_GATEWAY_REASONING_KEY": "bench"})
     try:
@@ -139,7 +144,10 @@ def main() -> int:
         upstream.terminate()
         gateway.wait(10)
         upstream.wait(10)
+        scratch.cleanup()
+    results["store"] = store  # type: ignore[assignment]
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    del results["store"]
     failed = []
     for key, value in results.items():
         target = TARGETS.get(key)

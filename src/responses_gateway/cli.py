@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 from aiohttp import web
 
 from . import __version__
-from .config import Limits, Settings, Timeouts, Upstream, upstreams_from_toml
+from .config import Limits, Settings, Timeouts, Upstream, upstreams_from_toml, with_env_proxy
 from .providers import PROFILES
 from .translate.reasoning import derive_key
 
@@ -128,7 +128,8 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
     mock = bool(args.mock_upstream) or _truthy(environ.get(ENV_PREFIX + "MOCK_UPSTREAM"))
     data_dir = Path(pick(args.data_dir, "DATA_DIR") or _default_data_dir(environ))
     try:
-        upstreams = _upstreams(args, environ, pick, mock)
+        upstreams = tuple(with_env_proxy(u, environ)
+                          for u in _upstreams(args, environ, pick, mock))
         keys = args.api_keys
         if keys is None:
             keys = [k.strip() for k in environ.get(ENV_PREFIX + "API_KEYS", "").split(",")]

@@ -7,13 +7,16 @@ tests never touch `os.environ`.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from .providers import Profile, detect_profile, get_profile
 
-__all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUTS", "Limits", "Settings", "Timeouts", "Upstream"]
+__all__ = [
+    "DEFAULT_LIMITS", "DEFAULT_TIMEOUTS", "Limits", "Settings", "Timeouts", "Upstream",
+    "upstreams_from_toml", "with_env_proxy",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +33,8 @@ class Upstream:
     # Client model name -> the provider's model name.
     aliases: Mapping[str, str] = field(default_factory=dict)
     api_version: str | None = None  # Azure `api-version`; defaults to the profile's
+    # HTTP proxy to reach it through (from HTTP(S)_PROXY / NO_PROXY; see with_env_proxy).
+    proxy: str | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -205,3 +210,19 @@ _STORE_SCHEMES = ("sqlite:", "redis://", "rediss://", "unix://")
 
 _UPSTREAM_KEYS = frozenset({"name", "base_url", "api_key_env", "profile", "models", "aliases",
                             "api_version"})
+
+
+def with_env_proxy(upstream: Upstream, environ: Mapping[str, str]) -> Upstream:
+    """The upstream with the proxy the environment asks for (HTTPS_PROXY / HTTP_PROXY,
+    honouring NO_PROXY), resolved once rather than on every request."""
+    parts = urlsplit(upstream.base_url)
+    env = {k.lower(): v for k, v in environ.items() if k.lower().endswith("_proxy") and v}
+    proxy = env.get(f"{parts.scheme}_proxy") or env.get("all_proxy")
+    if not proxy:
+        return upstream
+    host = (parts.hostname or "").lower()
+    for entry in env.get("no_proxy", "").split(","):
+        entry = entry.strip().lower().lstrip(".")
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return upstream
+    return replace(upstream, proxy=proxy)

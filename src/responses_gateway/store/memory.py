@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import time
 from collections import OrderedDict
 from typing import Any
+
+import orjson
 
 from .base import Conversation, ResponseStore, StoredResponse
 
@@ -19,13 +20,14 @@ class MemoryStore(ResponseStore):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._responses: OrderedDict[str, StoredResponse] = OrderedDict()
+        # Records are kept serialised so callers never share objects with the store.
         self._events: dict[str, list[dict[str, Any]]] = {}
         self._cancels: set[str] = set()
         self._conversations: dict[str, Conversation] = {}
         self._changed = asyncio.Condition()
 
     async def put(self, record: StoredResponse) -> None:
-        self._responses[record.id] = copy.deepcopy(record)
+        self._responses[record.id] = StoredResponse.from_json(record.to_json())
         while len(self._responses) > self.max_entries:
             oldest, _ = self._responses.popitem(last=False)
             self._events.pop(oldest, None)
@@ -34,7 +36,7 @@ class MemoryStore(ResponseStore):
         record = self._responses.get(response_id)
         if record is None or record.expires_at < time.time():
             return None
-        return copy.deepcopy(record)
+        return StoredResponse.from_json(record.to_json())
 
     async def delete(self, response_id: str) -> bool:
         self._events.pop(response_id, None)
@@ -42,7 +44,7 @@ class MemoryStore(ResponseStore):
         return self._responses.pop(response_id, None) is not None
 
     async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
-        self._events.setdefault(response_id, []).extend(copy.deepcopy(events))
+        self._events.setdefault(response_id, []).extend(orjson.loads(orjson.dumps(events)))
         async with self._changed:
             self._changed.notify_all()
 
@@ -63,13 +65,13 @@ class MemoryStore(ResponseStore):
         return response_id in self._cancels
 
     async def put_conversation(self, conversation: Conversation) -> None:
-        self._conversations[conversation.id] = copy.deepcopy(conversation)
+        self._conversations[conversation.id] = Conversation.from_json(conversation.to_json())
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         found = self._conversations.get(conversation_id)
         if found is None or found.expires_at < time.time():
             return None
-        return copy.deepcopy(found)
+        return Conversation.from_json(found.to_json())
 
     async def delete_conversation(self, conversation_id: str) -> bool:
         return self._conversations.pop(conversation_id, None) is not None
