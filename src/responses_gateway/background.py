@@ -62,6 +62,8 @@ async def _run(generation: Generation, store: ResponseStore, lease: float) -> No
         try:
             first = True
             async for batch in generation.events():
+                if generation.cancel_requested:
+                    raise asyncio.CancelledError
                 # Polling clients see the run start and each finished item.
                 if first or any(e["type"] == "response.output_item.done" for e in batch):
                     await generation.checkpoint(lease_until=time.time() + lease)
@@ -70,11 +72,17 @@ async def _run(generation: Generation, store: ResponseStore, lease: float) -> No
         except UpstreamError as exc:  # refused before the first chunk
             await _end(generation, store, generation.machine.fail(exc))
         except asyncio.CancelledError:
-            requested = await store.cancel_requested(generation.response_id)
+            generation.settling = True
+            requested = (generation.cancel_requested
+                         or await store.cancel_requested(generation.response_id))
             if generation.machine.phase is not Phase.DONE:
                 error = _Cancelled() if requested else _ShuttingDown()
                 await _end(generation, store, generation.machine.fail(
                     error, status="cancelled" if requested else "failed"))
+            elif generation.tail is not None:
+                # It had finished when the cancel landed (while storing its end): it stays
+                # finished, and its end is stored now.
+                await _end(generation, store, generation.tail)
             if not requested:
                 raise
     except Exception:
@@ -96,11 +104,13 @@ async def _watch(generation: Generation, store: ResponseStore, runner: asyncio.T
     """Renew the run's lease and turn a cancel request (from any replica) into cancellation."""
     renew_every = lease / 3
     renew_at = time.monotonic() + renew_every
-    while generation.machine.phase is not Phase.DONE:
+    while generation.machine.phase is not Phase.DONE and not generation.settling:
         await asyncio.sleep(_CANCEL_POLL)
-        if await store.cancel_requested(generation.response_id):
+        if generation.cancel_requested or await store.cancel_requested(generation.response_id):
+            # Repeated until the run reacts: a client library may swallow one cancellation.
+            generation.cancel_requested = True
             runner.cancel()
-            return
+            continue
         if time.monotonic() >= renew_at:
             await generation.checkpoint(lease_until=time.time() + lease)
             renew_at = time.monotonic() + renew_every

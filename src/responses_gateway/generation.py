@@ -54,6 +54,11 @@ class Generation:
     # Serialises writes of this response: a progress checkpoint must never land after the
     # final record.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Set by the background watcher when a cancel was requested. Checked by the run between
+    # steps too, because a Task.cancel() can be swallowed by a client library mid-call.
+    cancel_requested: bool = False
+    settling: bool = False  # the run is storing its cancelled/failed end: leave it be
+    tail: list[Event] | None = None  # the terminal events, once the machine produced them
 
     @property
     def response_id(self) -> str:
@@ -83,6 +88,7 @@ class Generation:
                 logger.warning("upstream %s failed mid-stream for %s: %s", self.upstream.name,
                                self.response_id, exc.message)
                 tail = self.machine.fail(exc)
+            self.tail = tail
             await self.persist()
             yield tail
         finally:
@@ -139,20 +145,18 @@ class Generation:
             await self._persist(self.store)
 
     async def _persist(self, store: ResponseStore) -> None:
-        if self.create.background and await store.get(self.response_id) is None:
-            return  # deleted while it ran: do not bring it back
+        if self.create.background:
+            current = await store.get(self.response_id)
+            if current is None or (current.status == "cancelled"
+                                   and self.machine.snapshot()["status"] != "cancelled"):
+                return  # deleted or cancelled meanwhile: do not overwrite that
         record = self.stored_record()
         await store.put(record)
         if self.conversation is not None:
-            # Append to the conversation as it is now, not as it was when this response
-            # started: other responses may have extended it meanwhile.
-            conversation = await store.get_conversation(self.conversation.id)
-            if conversation is None:
-                return  # deleted meanwhile
-            conversation.items.extend(record.input_items)
-            conversation.items.extend(self.machine.snapshot()["output"])
-            conversation.expires_at = store.expiry()
-            await store.put_conversation(conversation)
+            # Appended atomically: other responses may extend the conversation meanwhile.
+            await store.append_conversation_items(
+                self.conversation.id,
+                [*record.input_items, *self.machine.snapshot()["output"]])
 
 
 async def prepare_generation(app: web.Application, create: CreateRequest, *,

@@ -268,6 +268,11 @@ class ProviderRelay:
         with self._lock:
             return sum(1 for c in self._connections if c.ended_by == "gateway" and c.down)
 
+    def summary(self) -> list[tuple[str | None, int]]:
+        """(who closed it or None, bytes from the provider) per connection, for messages."""
+        with self._lock:
+            return [(c.ended_by, len(c.down)) for c in self._connections]
+
     def close(self) -> None:
         self._closed = True
         self._thread.join(timeout=2)

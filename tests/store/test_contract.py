@@ -280,3 +280,22 @@ def test_open_store_unknown_url(url: str) -> None:
 def test_bounds_must_be_positive(make_store: StoreFactory, kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="positive"):
         make_store(**kwargs)
+
+
+def test_concurrent_conversation_appends_keep_every_item(make_store: Any) -> None:
+    async def main() -> None:
+        store = make_store()
+        try:
+            await store.put_conversation(Conversation(id="conv_1", created_at=1, items=[],
+                                                      expires_at=store.expiry()))
+            await asyncio.gather(*(
+                store.append_conversation_items("conv_1", [{"id": f"i{n}", "type": "message"}])
+                for n in range(20)))
+            found = await store.get_conversation("conv_1")
+            assert found is not None
+            assert sorted(item["id"] for item in found.items) == sorted(f"i{n}" for n in range(20))
+            assert await store.append_conversation_items("conv_missing", [{"id": "x"}]) is False
+        finally:
+            await store.close()
+
+    asyncio.run(main())

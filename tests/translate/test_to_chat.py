@@ -279,3 +279,11 @@ def test_reasoning_content_is_dropped_for_providers_that_do_not_replay_it() -> N
                {"role": "assistant", "content": "a", "reasoning_content": "thought"}]
     messages = translate({"model": "m", "input": "next"}, history=history).messages
     assert messages[1] == {"role": "assistant", "content": "a"}
+
+
+def test_deepseek_schema_instruction_is_not_carried_as_history() -> None:
+    body = {**capture_body("openai-node-parse"), "instructions": "Be brief."}
+    request = translate(body, "deepseek")
+    assert [m["role"] for m in request.messages[:2]] == ["system", "system"]
+    assert request.carried_messages == request.messages[2:]
+    assert all("JSON schema" not in str(m.get("content")) for m in request.carried_messages)

@@ -157,6 +157,12 @@ class ResponseStore(abc.ABC):
     async def delete_conversation(self, conversation_id: str) -> bool:
         """Remove a conversation; False if it did not exist."""
 
+    @abc.abstractmethod
+    async def append_conversation_items(self, conversation_id: str,
+                                        items: list[dict[str, Any]]) -> bool:
+        """Atomically add items at the end of a conversation and renew its expiry; False if
+        the conversation does not exist. Concurrent appends never lose each other's items."""
+
     # -- housekeeping -------------------------------------------------------------------
     @abc.abstractmethod
     async def purge_expired(self) -> int:

@@ -76,6 +76,15 @@ class MemoryStore(ResponseStore):
     async def delete_conversation(self, conversation_id: str) -> bool:
         return self._conversations.pop(conversation_id, None) is not None
 
+    async def append_conversation_items(self, conversation_id: str,
+                                        items: list[dict[str, Any]]) -> bool:
+        found = self._conversations.get(conversation_id)
+        if found is None or found.expires_at < time.time():
+            return False
+        found.items.extend(orjson.loads(orjson.dumps(items)))
+        found.expires_at = self.expiry()
+        return True
+
     async def purge_expired(self) -> int:
         now = time.time()
         expired = [k for k, r in self._responses.items() if r.expires_at < now]

@@ -73,6 +73,7 @@ class RedisStore(ResponseStore):
         super().__init__(**kwargs)
         try:
             import redis.asyncio as aioredis
+            from redis.exceptions import WatchError
         except ImportError as exc:
             raise RuntimeError("the Redis store needs the redis package: "
                                "pip install 'responses-gateway[redis]'") from exc
@@ -84,6 +85,7 @@ class RedisStore(ResponseStore):
         self._append = self._redis.register_script(_APPEND)
         self._evict = self._redis.register_script(_EVICT)
         self._purge = self._redis.register_script(_PURGE)
+        self._watch_error = WatchError
 
     def _key(self, kind: str, ident: str) -> str:
         return f"{self.prefix}{kind}:{ident}"
@@ -165,6 +167,31 @@ class RedisStore(ResponseStore):
 
     async def delete_conversation(self, conversation_id: str) -> bool:
         return await self._redis.delete(self._key("conv", conversation_id)) > 0
+
+    async def append_conversation_items(self, conversation_id: str,
+                                        items: list[dict[str, Any]]) -> bool:
+        # Optimistic read-modify-write: WATCH makes the write fail if another replica wrote
+        # the conversation in between, and then it is tried again.
+        key = self._key("conv", conversation_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    if raw is None:
+                        return False
+                    conversation = Conversation.from_json(raw)
+                    if conversation.expires_at < time.time():
+                        return False
+                    conversation.items.extend(items)
+                    conversation.expires_at = self.expiry()
+                    pipe.multi()
+                    pipe.set(key, conversation.to_json(),
+                             px=_remaining_ms(conversation.expires_at))
+                    await pipe.execute()
+                    return True
+                except self._watch_error:
+                    continue
 
     # -- housekeeping -------------------------------------------------------------------
     async def purge_expired(self) -> int:

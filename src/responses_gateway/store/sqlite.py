@@ -157,6 +157,20 @@ class SqliteStore(ResponseStore):
             cur = db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
             return cur.rowcount > 0
 
+    async def append_conversation_items(self, conversation_id: str,
+                                        items: list[dict[str, Any]]) -> bool:
+        with self._write() as db:  # read and write under the write lock
+            row = db.execute("SELECT body FROM conversations WHERE id = ? AND expires_at >= ?",
+                             (conversation_id, time.time())).fetchone()
+            if row is None:
+                return False
+            conversation = Conversation.from_json(row[0])
+            conversation.items.extend(items)
+            conversation.expires_at = self.expiry()
+            db.execute("UPDATE conversations SET body = ?, expires_at = ? WHERE id = ?",
+                       (conversation.to_json(), conversation.expires_at, conversation_id))
+            return True
+
     # -- housekeeping -------------------------------------------------------------------
     async def purge_expired(self) -> int:
         now = time.time()

@@ -100,7 +100,9 @@ def to_chat_request(
         if request.body.get("parallel_tool_calls") is not None:
             body["parallel_tool_calls"] = request.body["parallel_tool_calls"]
 
-    _text_options(request, profile, body)
+    # Messages made from this request's settings (instructions, a schema instruction) lead
+    # the list; they are not history for the next turn.
+    settings_messages = (1 if instructions else 0) + _text_options(request, profile, body)
     user = request.body.get("safety_identifier") or request.body.get("user")
     if user:
         body["user"] = user
@@ -110,10 +112,12 @@ def to_chat_request(
     thinking = reasoning_knob(effort, profile, body)
     body["messages"] = fit_messages(body["messages"], profile, thinking=thinking)
     return ChatRequest(body, toolset.tool_map, toolset.echo, toolset.dropped,
-                       1 if instructions else 0)
+                       settings_messages)
 
 
-def _text_options(request: CreateRequest, profile: Profile, body: dict[str, Any]) -> None:
+def _text_options(request: CreateRequest, profile: Profile, body: dict[str, Any]) -> int:
+    """Map `text`; returns how many messages it put at the front of `messages`."""
+    added = 0
     text = request.body.get("text") or {}
     fmt = text.get("format")
     if fmt:
@@ -139,6 +143,7 @@ def _text_options(request: CreateRequest, profile: Profile, body: dict[str, Any]
             else:
                 body["response_format"] = {"type": "json_object"}
                 body["messages"].insert(0, schema_instruction(json_schema))
+                added = 1
         elif kind == "json_object":
             body["response_format"] = {"type": "json_object"}
         elif kind != "text":
@@ -147,3 +152,4 @@ def _text_options(request: CreateRequest, profile: Profile, body: dict[str, Any]
     verbosity = text.get("verbosity")
     if profile.verbosity and isinstance(verbosity, str):
         body["verbosity"] = verbosity
+    return added
