@@ -22,7 +22,7 @@ import itertools
 import re
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Iterator
 
 import orjson
 from aiohttp import web
@@ -77,7 +77,7 @@ REQUEST_LOG = web.AppKey("mock_request_log", list)
 _QUIRKS = web.AppKey("mock_quirks", frozenset)
 _API_KEY = web.AppKey("mock_api_key", str)  # "" when any key (or none) is accepted
 _LISTED = web.AppKey("mock_listed_models", tuple)  # GET /models: these, then MODELS
-_COMPLETION_IDS = web.AppKey("mock_completion_ids", itertools.count)
+_COMPLETION_IDS: web.AppKey["Iterator[int]"] = web.AppKey("mock_completion_ids")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +248,7 @@ def _answer(body: dict[str, Any], *, thinking: bool) -> _Reply:
 def _echo(messages: list[dict[str, Any]]) -> str:
     if messages[-1]["role"] == "tool":
         return f"Tool result: {_text(messages[-1]['content'])}"
-    user = next((m for m in reversed(messages) if m["role"] == "user"), {})
+    user: dict[str, Any] = next((m for m in reversed(messages) if m["role"] == "user"), {})
     return f"You said: {_text(user.get('content'))}"
 
 
@@ -389,7 +389,7 @@ def _frames(body: dict[str, Any], reply: _Reply, completion_id: str) -> list[dic
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     if include_usage:
         base["usage"] = None  # as OpenAI does: usage is null on every chunk but the last
-    choices = [(delta, None) for delta in _deltas(reply)]
+    choices: list[tuple[dict[str, Any], str | None]] = [(delta, None) for delta in _deltas(reply)]
     if reply.finish is not None:
         choices.append(({}, reply.finish))
     frames = [{**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
@@ -452,7 +452,8 @@ def _receive(request: web.Request, body: Any) -> None:
 @web.middleware
 async def _api_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
     except _Error as error:
         return error.response()
 
@@ -467,7 +468,8 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     _receive(request, body)
     _validate(body, request.app[_QUIRKS])
     reply = _plan(body, request.app[_QUIRKS])
-    completion_id = f"chatcmpl-mock-{next(request.app[_COMPLETION_IDS])}"
+    counter: Iterator[int] = request.app[_COMPLETION_IDS]
+    completion_id = f"chatcmpl-mock-{next(counter)}"
     if body.get("stream"):
         return await _stream(request, reply, _frames(body, reply, completion_id))
     await asyncio.sleep(reply.delay)

@@ -151,10 +151,10 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        error = GatewayError(exc.reason)
-        error.status = exc.status
-        error.type = "invalid_request_error" if exc.status < 500 else "server_error"
-        return error_response(error)
+        other = GatewayError(exc.reason)
+        other.status = exc.status
+        other.type = "invalid_request_error" if exc.status < 500 else "server_error"
+        return error_response(other)
     except (ConnectionResetError, ConnectionError):
         raise
     except Exception:

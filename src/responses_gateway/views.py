@@ -94,7 +94,7 @@ async def list_models(request: web.Request) -> web.Response:
             if isinstance(model, dict) and model.get("id") not in seen:
                 if upstream.models and not upstream.serves(str(model.get("id"))):
                     continue
-                seen.add(model.get("id"))
+                seen.add(str(model.get("id")))
                 data.append(model)
         for alias in upstream.aliases:
             if alias not in seen:

@@ -185,7 +185,7 @@ class RedisStore(ResponseStore):
                         return False
                     conversation.items.extend(items)
                     conversation.expires_at = self.expiry()
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(key, conversation.to_json(),
                              px=_remaining_ms(conversation.expires_at))
                     await pipe.execute()

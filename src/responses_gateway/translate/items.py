@@ -169,7 +169,9 @@ def _open_assistant(messages: list[dict[str, Any]], deferred: list[dict[str, Any
     last message, if it is an assistant one.
     """
     if pending:
-        return next(m for m in reversed(messages) if m.get("role") == "assistant")
+        found: dict[str, Any] = next(m for m in reversed(messages)
+                                     if m.get("role") == "assistant")
+        return found
     if deferred or not messages:
         return None
     last = messages[-1]
@@ -197,12 +199,11 @@ def _tool_call(item: dict[str, Any], kind: str, param: str, tool_map: ToolMap) -
                                  param=f"{param}.input", code="invalid_type")
         arguments = orjson.dumps({"input": value}).decode()
     else:
-        arguments = item.get("arguments")
-        if arguments is None:
-            arguments = "{}"
-        elif not isinstance(arguments, str):
+        raw = item.get("arguments")
+        if raw is not None and not isinstance(raw, str):
             raise InvalidRequest(f"Invalid '{param}.arguments': expected a JSON string.",
                                  param=f"{param}.arguments", code="invalid_type")
+        arguments = "{}" if raw is None else raw
     return {"id": call_id, "type": "function",
             "function": {"name": chat_name, "arguments": arguments}}
 

@@ -83,7 +83,7 @@ def reasoning_text_of(item: dict[str, Any]) -> str | None:
     content = item.get("content")
     if not isinstance(content, list):
         return None
-    texts = [p.get("text") for p in content
+    texts = [str(p["text"]) for p in content
              if isinstance(p, dict) and p.get("type") == "reasoning_text"
              and isinstance(p.get("text"), str)]
     return "".join(texts) if texts else None
