@@ -104,15 +104,7 @@ class UpstreamClient:
                                          proxy=self.upstream.proxy) as response:
                 await self._raise_for_status(response)
                 payload = await response.read()
-        try:
-            models = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            raise UpstreamProtocolError(
-                f"The upstream '{self.upstream.name}' sent a model list that is not JSON."
-            ) from None
-        if not isinstance(models, dict):
-            raise UpstreamProtocolError(
-                f"The upstream '{self.upstream.name}' sent a model list that is not an object.")
+        models = self._decode_object(payload, "a model list")
         return models
 
     async def _iter_chunks(self, response: aiohttp.ClientResponse
@@ -145,35 +137,29 @@ class UpstreamClient:
         if frame == "[DONE]":
             self.stream_done = True
             return None
-        try:
-            chunk = orjson.loads(frame)
-        except orjson.JSONDecodeError:
-            raise UpstreamProtocolError(
-                f"The upstream '{self.upstream.name}' sent a stream chunk that is not JSON: "
-                f"{frame[:200]!r}") from None
-        if not isinstance(chunk, dict):
-            raise UpstreamProtocolError(
-                f"The upstream '{self.upstream.name}' sent a stream chunk that is not an object.")
-        if chunk.get("error"):
-            raise self._error_from_payload(chunk, status=None)
-        return chunk
+        return self._decode_object(frame, "a stream chunk")
 
     def _parse_completion(self, payload: bytes) -> dict[str, Any]:
-        try:
-            completion = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            raise UpstreamProtocolError(
-                f"The upstream '{self.upstream.name}' answered with a body that is not JSON: "
-                f"{payload[:200]!r}") from None
-        if not isinstance(completion, dict):
-            raise UpstreamProtocolError(
-                f"The upstream '{self.upstream.name}' answered with JSON that is not an object.")
-        if completion.get("error"):
-            raise self._error_from_payload(completion, status=None)
+        completion = self._decode_object(payload, "a completion")
         if not isinstance(completion.get("choices"), list):
             raise UpstreamProtocolError(
                 f"The upstream '{self.upstream.name}' answered without 'choices'.")
         return completion
+
+    def _decode_object(self, raw: str | bytes, what: str) -> dict[str, Any]:
+        """A JSON object from the provider; its `{"error": ...}` payloads are raised."""
+        try:
+            decoded = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise UpstreamProtocolError(
+                f"The upstream '{self.upstream.name}' sent {what} that is not JSON: "
+                f"{raw[:200]!r}") from None
+        if not isinstance(decoded, dict):
+            raise UpstreamProtocolError(
+                f"The upstream '{self.upstream.name}' sent {what} that is not a JSON object.")
+        if decoded.get("error"):
+            raise self._error_from_payload(decoded, status=None)
+        return decoded
 
     async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None:
         if response.status < 400:
