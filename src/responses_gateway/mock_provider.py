@@ -73,6 +73,7 @@ _PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n"
 _SCALARS = MappingProxyType({"integer": 1, "number": 1, "boolean": True, "null": None})
 
 
+_LOG_LIMIT = 1000  # requests kept for GET /_mock/requests
 REQUEST_LOG = web.AppKey("mock_request_log", list)
 _QUIRKS = web.AppKey("mock_quirks", frozenset)
 _API_KEY = web.AppKey("mock_api_key", str)  # "" when any key (or none) is accepted
@@ -444,8 +445,11 @@ def _completion(body: dict[str, Any], reply: _Reply, completion_id: str) -> dict
 def _receive(request: web.Request, body: Any) -> None:
     """Log the request (even one about to be rejected), then check its API key."""
     headers = {name.lower(): value for name, value in request.headers.items()}
-    request.app[REQUEST_LOG].append({"path": request.path, "query": dict(request.query),
-                                     "headers": headers, "body": body})
+    log = request.app[REQUEST_LOG]
+    log.append({"path": request.path, "query": dict(request.query), "headers": headers,
+                "body": body})
+    if len(log) > _LOG_LIMIT:  # a long-running demo must not grow without bound
+        del log[:len(log) - _LOG_LIMIT]
     check_auth(request.headers, request.query, request.app[_API_KEY], request.app[_QUIRKS])
 
 
