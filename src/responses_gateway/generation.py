@@ -71,13 +71,21 @@ class Generation:
     async def events(self) -> AsyncIterator[list[Event]]:
         """Stream the upstream answer as batches of events; the last batch is terminal.
 
-        Raises UpstreamError if the provider refuses before the first chunk. Failures after
-        that end the stream with `response.failed`.
+        Raises UpstreamError if the provider refuses before or in its first chunk. Failures
+        after that end the stream with `response.failed`.
         """
         chunks = await self.client.stream(self.chat.body)
         try:
+            # Read the first chunk before announcing the response: providers that report a
+            # refusal (quota, moderation, bad parameter) as the first SSE frame of a 200 then
+            # get an HTTP error, as if they had said so in the status line.
+            first = await anext(chunks, None)
             yield self.machine.start()
             try:
+                if first is not None:
+                    batch = self.machine.feed(first)
+                    if batch:
+                        yield batch
                 async for chunk in chunks:
                     batch = self.machine.feed(chunk)
                     if batch:

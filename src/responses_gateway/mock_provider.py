@@ -48,6 +48,7 @@ MODELS = (
     "mock-filter",          # "Partial", finish_reason "content_filter"
     *(f"mock-error-{status}" for status in ERROR_TYPES),  # that status before any stream
     "mock-fail-midstream",  # two content chunks, then an error data frame (non-stream: 500)
+    "mock-refuse-in-200",   # HTTP 200 whose only frame (or JSON body) is a rate-limit error
     "mock-drop-midstream",  # two content chunks, then the connection is cut (non-stream: echo)
     "mock-slow",            # 0.2 s between chunks, and before a non-streamed answer
     "mock-no-finish",       # echo without any finish_reason (as Kimi sometimes does)
@@ -90,10 +91,16 @@ class _Reply:
     tool_calls: tuple[tuple[str, str, str], ...] = ()  # (id, name, arguments)
     finish: str | None = "stop"
     delay: float = 0.0
-    cut: str | None = None  # "fail" or "drop": how the stream ends after two content chunks
+    # "fail" or "drop": how the stream ends after two content chunks; "refuse": an error is
+    # the whole answer, inside an HTTP 200
+    cut: str | None = None
     done: bool = True  # whether a stream ends with `data: [DONE]`
     think_inline: bool = False  # reasoning is `<think>...</think>` in content (think-tags)
 
+
+# What some providers (DashScope, gateways in front of others) send with a 200 status.
+_REFUSAL_IN_200 = {"error": {"message": "mock quota exhausted", "type": "rate_limit_exceeded",
+                             "code": "rate_limit_exceeded"}}
 
 # Models whose answer does not depend on the request.
 _FIXED_REPLIES = MappingProxyType({
@@ -227,6 +234,8 @@ def _answer(body: dict[str, Any], *, thinking: bool) -> _Reply:
         raise _Error("mock upstream failure mid-stream", status=500, code="mock_midstream")
     if model in ("mock-fail-midstream", "mock-drop-midstream"):
         return _Reply(content=_echo(messages), cut=model.split("-")[1])
+    if model == "mock-refuse-in-200":
+        return _Reply(cut="refuse")
     calls = _tool_calls(body)
     if calls:
         content = None
@@ -397,6 +406,8 @@ def _frames(body: dict[str, Any], reply: _Reply, completion_id: str) -> list[dic
               for delta, finish in choices]
     if include_usage:
         frames.append({**base, "choices": [], "usage": _usage(body["messages"], reply)})
+    if reply.cut == "refuse":
+        return [_REFUSAL_IN_200]
     if reply.cut:
         frames = frames[:3]  # the role chunk and two content chunks
     if reply.cut == "fail":
@@ -477,6 +488,8 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     if body.get("stream"):
         return await _stream(request, reply, _frames(body, reply, completion_id))
     await asyncio.sleep(reply.delay)
+    if reply.cut == "refuse":
+        return _json(_REFUSAL_IN_200)
     return _json(_completion(body, reply, completion_id))
 
 

@@ -30,6 +30,13 @@ __all__ = ["UpstreamClient", "create_session"]
 logger = logging.getLogger(__name__)
 
 _MAX_ERROR_BODY = 64 * 1024
+# Error type/code words -> the HTTP status they stand for, for errors a provider reports
+# inside a 200 answer (checked in order).
+_STATUS_HINTS = (
+    ("rate_limit", 429), ("quota", 429), ("throttl", 429),
+    ("authentication", 401), ("api_key", 401), ("permission", 403),
+    ("not_found", 404), ("context_length", 400), ("invalid", 400), ("bad_request", 400),
+)
 
 
 def create_session(timeouts: Timeouts, limits: Limits) -> aiohttp.ClientSession:
@@ -196,6 +203,13 @@ class UpstreamClient:
         if status is not None:
             return UpstreamUnavailable(
                 f"The upstream '{name}' answered HTTP {status}: {message}", code=code)
+        # An error inside a 200 (a stream frame or a JSON body): classify it by its words.
+        words = f"{detail.get('type') or ''} {code or ''}".lower()
+        for hint, implied in _STATUS_HINTS:
+            if hint in words:
+                kind = detail.get("type")
+                return UpstreamStatus(message, status=implied,
+                                      type=kind if isinstance(kind, str) else None, code=code)
         return UpstreamUnavailable(f"The upstream '{name}' reported an error: {message}",
                                    code=code or "upstream_error")
 

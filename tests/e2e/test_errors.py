@@ -339,3 +339,20 @@ def test_streamed_request_sends_upstream_key(http: httpx2.Client, mock_log: Mock
     headers = mock_log.last_chat()["headers"]
     assert headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
     assert CLIENT_KEY not in str(headers)
+
+
+# -- an error inside an HTTP 200 (DashScope and some gateways answer quota errors this way) ----
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_error_inside_a_200_is_an_http_error_with_its_status(client: openai.OpenAI,
+                                                             stream: bool) -> None:
+    with pytest.raises(openai.RateLimitError) as caught:
+        if stream:
+            for _ in client.responses.create(model="mock-refuse-in-200", input="hi",
+                                             stream=True):
+                pass
+        else:
+            client.responses.create(model="mock-refuse-in-200", input="hi")
+    assert caught.value.status_code == 429
+    assert "mock quota exhausted" in caught.value.message
