@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..protocol.errors import GatewayError
 from ..protocol.requests import CreateRequest
 
-__all__ = ["new_response", "to_responses_usage"]
+__all__ = ["new_response", "response_error", "to_responses_usage"]
 
 _DEFAULT_TEXT = {"verbosity": "medium"}
 
@@ -117,3 +118,15 @@ def to_responses_usage(usage: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def response_error(error: GatewayError) -> dict[str, str]:
+    """`response.error` of a failed response. Its `code` takes only the API's own codes;
+    the specific one travels on the stream's `error` event."""
+    if error.status == 429:
+        code = "rate_limit_exceeded"
+    elif error.status in (400, 413, 422):
+        code = "invalid_prompt"
+    else:
+        code = "server_error"
+    return {"code": code, "message": error.message}

@@ -19,9 +19,9 @@ from typing import Any, Callable
 import orjson
 
 from ..protocol.errors import GatewayError
-from .response import to_responses_usage
+from .response import response_error, to_responses_usage
 from .think import ThinkSplitter
-from .tools import ToolMap
+from .tools import ToolMap, unwrap_custom_input
 
 __all__ = ["Event", "IdFactory", "Phase", "ResponseStream", "StreamStateError"]
 
@@ -168,8 +168,7 @@ class ResponseStream:
             self._emit("error", code=code, message=error.message, param=error.param,
                        error={"type": error.type, "code": code, "message": error.message,
                               "param": error.param})
-            self._terminate("failed", error={"code": _response_error_code(error),
-                                             "message": error.message})
+            self._terminate("failed", error=response_error(error))
         else:
             self._terminate(status)
         return self._take()
@@ -365,7 +364,7 @@ class ResponseStream:
         item_id = item["id"]
         index = len(self._output)
         if item["type"] == "custom_tool_call":
-            value = _unwrap_custom_input(raw)
+            value = unwrap_custom_input(raw)
             if value:
                 self._emit("response.custom_tool_call_input.delta", item_id=item_id,
                            output_index=index, delta=value)
@@ -400,30 +399,3 @@ class ResponseStream:
         out = self._out
         self._out = []
         return out
-
-
-def _response_error_code(error: GatewayError) -> str:
-    """`response.error.code` takes only the API's own codes; the specific one stays on the
-    `error` event."""
-    if error.status == 429:
-        return "rate_limit_exceeded"
-    if error.status in (400, 413, 422):
-        return "invalid_prompt"
-    return "server_error"
-
-
-def _unwrap_custom_input(raw: str) -> str:
-    """The string a model passed to a custom tool: `{"input": "..."}` -> `...`."""
-    try:
-        value = orjson.loads(raw) if raw else ""
-    except orjson.JSONDecodeError:
-        return raw
-    if isinstance(value, dict):
-        inner = value.get("input")
-        if isinstance(inner, str):
-            return inner
-        if len(value) == 1:
-            only = next(iter(value.values()))
-            if isinstance(only, str):
-                return only
-    return raw if not isinstance(value, str) else value

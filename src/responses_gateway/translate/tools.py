@@ -15,10 +15,12 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import orjson
+
 from ..protocol.errors import InvalidRequest
 from ..providers import Profile
 
-__all__ = ["ToolMap", "ToolRef", "ToolSet", "to_chat_tools"]
+__all__ = ["ToolMap", "ToolRef", "ToolSet", "to_chat_tools", "unwrap_custom_input"]
 
 NAMESPACE_SEPARATOR = "__"
 _MAX_NAME = 64
@@ -273,3 +275,20 @@ def strip_schema_keys(schema: Any, keys: frozenset[str]) -> Any:
     if isinstance(schema, list):
         return [strip_schema_keys(v, keys) for v in schema]
     return schema
+
+
+def unwrap_custom_input(raw: str) -> str:
+    """The string a model passed to a custom tool: `{"input": "..."}` -> `...`."""
+    try:
+        value = orjson.loads(raw) if raw else ""
+    except orjson.JSONDecodeError:
+        return raw
+    if isinstance(value, dict):
+        inner = value.get("input")
+        if isinstance(inner, str):
+            return inner
+        if len(value) == 1:
+            only = next(iter(value.values()))
+            if isinstance(only, str):
+                return only
+    return raw if not isinstance(value, str) else value
