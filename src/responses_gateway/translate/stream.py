@@ -16,8 +16,6 @@ from __future__ import annotations
 import enum
 from typing import Any, Callable
 
-import orjson
-
 from ..protocol.errors import GatewayError
 from .response import response_error, to_responses_usage
 from .think import ThinkSplitter
