@@ -436,3 +436,45 @@ def test_sequence_check_rejects_a_gap_and_an_item_id_change() -> None:
                events[-1]]
     with pytest.raises(AssertionError, match="differs from the added one"):
         schema_check.check_event_sequence(changed)
+
+
+# -- parallel calls streamed interleaved (peers.md §4 item 12) ---------------------------
+
+
+INTERLEAVED = [
+    chunk(tool_calls=[call(0, "call_a", "get_weather", '{"city":')]),
+    chunk(tool_calls=[call(1, "call_b", "get_time", '{"zone":')]),
+    chunk(tool_calls=[call(0, arguments='"Paris"}')]),
+    chunk(tool_calls=[call(1, arguments='"CET"}')]),
+    chunk("tool_calls"),
+]
+
+
+def test_interleaved_parallel_calls_become_two_whole_items() -> None:
+    result = run(Case(INTERLEAVED, body=TOOLS))
+    calls = [(i["call_id"], i["name"], i["arguments"]) for i in result.snapshot["output"]]
+    assert calls == [("call_a", "get_weather", '{"city":"Paris"}'),
+                     ("call_b", "get_time", '{"zone":"CET"}')]
+    done = [e["item"] for e in result.of("response.output_item.done")]
+    assert done == result.snapshot["output"]
+    schema_check.check_event_sequence(result.events)
+    for event in result.events:
+        schema_check.validate_event(event)
+
+
+def test_interleaved_call_that_keeps_streaming_after_promotion() -> None:
+    # call 0 completes, call 1 (held back) is promoted and then streams live; a third call
+    # starting while call 1 is incomplete waits in turn.
+    chunks = [
+        chunk(tool_calls=[call(0, "call_a", "get_weather", '{"city":')]),
+        chunk(tool_calls=[call(1, "call_b", "get_time", '{"zo')]),
+        chunk(tool_calls=[call(0, arguments='"Rome"}')]),
+        chunk(tool_calls=[call(2, "call_c", "get_weather", '{"city":"Oslo"}')]),
+        chunk(tool_calls=[call(1, arguments='ne":"UTC"}')]),
+        chunk("tool_calls"),
+    ]
+    result = run(Case(chunks, body=TOOLS))
+    calls = [(i["call_id"], i["arguments"]) for i in result.snapshot["output"]]
+    assert calls == [("call_a", '{"city":"Rome"}'), ("call_b", '{"zone":"UTC"}'),
+                     ("call_c", '{"city":"Oslo"}')]
+    schema_check.check_event_sequence(result.events)

@@ -16,10 +16,12 @@ from __future__ import annotations
 import enum
 from typing import Any, Callable
 
+import orjson
+
 from ..protocol.errors import GatewayError
 from .response import response_error, to_responses_usage
 from .think import ThinkSplitter
-from .tools import ToolMap, unwrap_custom_input
+from .tools import ToolMap, new_tool_call_item, unwrap_custom_input
 
 __all__ = ["Event", "IdFactory", "Phase", "ResponseStream", "StreamStateError"]
 
@@ -79,6 +81,9 @@ class ResponseStream:
         self._parts: list[dict[str, Any]] = []  # finished parts of the open message
         self._tool_index: Any = None  # upstream index of the open tool call
         self._tool_call_id: str | None = None  # upstream id of the open tool call
+        # Calls whose deltas arrived while another call was still incomplete, by upstream
+        # index (or id): first delta and argument fragments.
+        self._waiting: dict[Any, tuple[dict[str, Any], list[str]]] = {}
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
         self._think = ThinkSplitter() if think_tags else None
@@ -251,38 +256,61 @@ class ResponseStream:
 
     def _tool_delta(self, call: dict[str, Any], position: int) -> None:
         index = call.get("index", position)
-        function = call.get("function") or {}
         call_id = call.get("id")
-        if (self._phase is not Phase.TOOL_CALL or index != self._tool_index
-                or (call_id and self._tool_call_id and call_id != self._tool_call_id)):
-            # Some servers repeat id and name in every delta; a new index opens a new call.
+        fragment = (call.get("function") or {}).get("arguments")
+        fragment = fragment if isinstance(fragment, str) else ""
+        if self._phase is Phase.TOOL_CALL:
+            # Some servers repeat id and name in every delta; servers that omit `index`
+            # (Gemini) tell calls apart by id alone.
+            if index == self._tool_index and not (
+                    call_id and self._tool_call_id and call_id != self._tool_call_id):
+                self._tool_arguments(fragment)
+                return
+            key = call_id if index == self._tool_index else index
+            if key in self._waiting:
+                self._waiting[key][1].append(fragment)
+                return
+            if not _complete_json(self._text):
+                # Parallel calls streamed interleaved: this one waits (whole, not dropped)
+                # until the open call is complete, since items may not overlap.
+                self._waiting[key] = (call, [fragment])
+                return
+            self._finish_tool_call("completed")
+            if self._waiting:  # the oldest waiting call goes next, live from now on
+                waiting_call, fragments = self._waiting.pop(next(iter(self._waiting)))
+                self._open_tool_call(waiting_call, position)
+                self._tool_arguments("".join(fragments))
+                self._tool_delta(call, position)
+                return
+        else:
             self._close_item("completed")
-            name = function.get("name") or ""
-            ref = self._tool_map.resolve(name)
-            item_call_id = call_id or self._new_id("call")
-            if ref.kind == "custom":
-                self._item = {"id": self._new_id("ctc"), "type": "custom_tool_call",
-                              "status": "in_progress", "call_id": item_call_id,
-                              "name": ref.name, "input": ""}
-            else:
-                self._item = {"id": self._new_id("fc"), "type": "function_call",
-                              "status": "in_progress", "call_id": item_call_id,
-                              "name": ref.name, "arguments": ""}
-            if ref.namespace:
-                self._item["namespace"] = ref.namespace
-            self._announce()
-            self._phase = Phase.TOOL_CALL
-            self._tool_index = index
-            # Servers that omit `index` (Gemini) tell calls apart by id alone.
-            self._tool_call_id = call_id
-        fragment = function.get("arguments")
-        if isinstance(fragment, str) and fragment:
-            self._text.append(fragment)
-            if self._item["type"] == "function_call":
-                self._emit("response.function_call_arguments.delta", item_id=self._item["id"],
-                           output_index=len(self._output), delta=fragment)
-            # A custom tool's input is JSON-wrapped upstream; it is unwrapped and sent whole
-            # when the call closes.
+        self._open_tool_call(call, position)
+        self._tool_arguments(fragment)
+
+    def _open_tool_call(self, call: dict[str, Any], position: int) -> None:
+        name = (call.get("function") or {}).get("name") or ""
+        self._item = new_tool_call_item(self._tool_map.resolve(name),
+                                        call.get("id") or self._new_id("call"), self._new_id)
+        self._announce()
+        self._phase = Phase.TOOL_CALL
+        self._tool_index = call.get("index", position)
+        self._tool_call_id = call.get("id")
+
+    def _tool_arguments(self, fragment: str) -> None:
+        if not fragment:
+            return
+        self._text.append(fragment)
+        if self._item["type"] == "function_call":
+            self._emit("response.function_call_arguments.delta", item_id=self._item["id"],
+                       output_index=len(self._output), delta=fragment)
+        # A custom tool's input is JSON-wrapped upstream; it is unwrapped and sent whole
+        # when the call closes.
+
+    def _finish_tool_call(self, status: str) -> None:
+        """Close the open call only (waiting calls stay waiting)."""
+        waiting, self._waiting = self._waiting, {}
+        self._close_item(status)
+        self._waiting = waiting
 
     # -- item lifecycle -------------------------------------------------------------------
 
@@ -337,6 +365,11 @@ class ResponseStream:
         self._emit("response.output_item.done", output_index=index, item=item)
         self._output.append(item)
         self._phase = Phase.OPEN
+        while self._waiting:  # calls held back by interleaving: each in turn, whole
+            call, fragments = self._waiting.pop(next(iter(self._waiting)))
+            self._open_tool_call(call, 0)
+            self._tool_arguments("".join(fragments))
+            self._close_item(status)
 
     def _close_reasoning(self, item: dict[str, Any], status: str) -> dict[str, Any]:
         text = "".join(self._text)
@@ -397,3 +430,13 @@ class ResponseStream:
         out = self._out
         self._out = []
         return out
+
+
+def _complete_json(fragments: list[str]) -> bool:
+    """Whether a call's arguments so far form a whole JSON value (checked only when another
+    call starts, not per chunk)."""
+    try:
+        orjson.loads("".join(fragments))
+    except orjson.JSONDecodeError:
+        return False
+    return True

@@ -20,7 +20,7 @@ import orjson
 from ..protocol.errors import InvalidRequest
 from ..providers import Profile
 
-__all__ = ["ToolMap", "ToolRef", "ToolSet", "to_chat_tools", "unwrap_custom_input"]
+__all__ = ["ToolMap", "ToolRef", "ToolSet", "new_tool_call_item", "to_chat_tools", "unwrap_custom_input"]
 
 NAMESPACE_SEPARATOR = "__"
 _MAX_NAME = 64
@@ -275,6 +275,19 @@ def strip_schema_keys(schema: Any, keys: frozenset[str]) -> Any:
     if isinstance(schema, list):
         return [strip_schema_keys(v, keys) for v in schema]
     return schema
+
+
+def new_tool_call_item(ref: ToolRef, call_id: str, new_id: Any) -> dict[str, Any]:
+    """The in-progress output item for a call of `ref` (function_call or custom_tool_call)."""
+    if ref.kind == "custom":
+        item = {"id": new_id("ctc"), "type": "custom_tool_call", "status": "in_progress",
+                "call_id": call_id, "name": ref.name, "input": ""}
+    else:
+        item = {"id": new_id("fc"), "type": "function_call", "status": "in_progress",
+                "call_id": call_id, "name": ref.name, "arguments": ""}
+    if ref.namespace:
+        item["namespace"] = ref.namespace
+    return item
 
 
 def unwrap_custom_input(raw: str) -> str:
