@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
@@ -35,11 +36,16 @@ from e2e_support import (  # noqa: E402
 )
 
 
+_DATA_HOME = tempfile.mkdtemp(prefix="rgw-e2e-data-")
+
+
 def _clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     # The gateway reads RESPONSES_GATEWAY_* from the environment: start from none of them so
     # each fixture decides exactly what its process sees.
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESPONSES_GATEWAY_")}
     env["PYTHONUNBUFFERED"] = "1"
+    # The default store and reasoning key live in the data directory: keep them out of HOME.
+    env["XDG_DATA_HOME"] = _DATA_HOME
     env.update(extra or {})
     return env
 
