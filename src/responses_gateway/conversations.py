@@ -85,9 +85,13 @@ async def get_conversation(request: web.Request) -> web.Response:
 
 async def update_conversation(request: web.Request) -> web.Response:
     store, conversation = await _conversation(request)
-    conversation.metadata = _metadata(parse_json_object(await request.read()))
-    await store.put_conversation(conversation)
-    return json_response(conversation.to_object())
+    metadata = _metadata(parse_json_object(await request.read()))
+
+    def update(found: Conversation) -> None:
+        found.metadata = metadata
+
+    return json_response(_edited(await store.edit_conversation(conversation.id, update),
+                                 conversation.id).to_object())
 
 
 async def delete_conversation(request: web.Request) -> web.Response:
@@ -105,8 +109,8 @@ async def list_items(request: web.Request) -> web.Response:
 async def add_items(request: web.Request) -> web.Response:
     store, conversation = await _conversation(request)
     added = _items(parse_json_object(await request.read()), required=True)
-    conversation.items.extend(added)
-    await store.put_conversation(conversation)
+    if not await store.append_conversation_items(conversation.id, added):
+        _edited(None, conversation.id)
     return json_response({"object": "list", "data": added,
                           "first_id": added[0]["id"] if added else None,
                           "last_id": added[-1]["id"] if added else None, "has_more": False})
@@ -127,6 +131,18 @@ async def get_item(request: web.Request) -> web.Response:
 
 async def delete_item(request: web.Request) -> web.Response:
     store, conversation = await _conversation(request)
-    del conversation.items[_find(conversation, request.match_info["item_id"])]
-    await store.put_conversation(conversation)
-    return json_response(conversation.to_object())
+    item_id = request.match_info["item_id"]
+    _find(conversation, item_id)  # 404 for an unknown item
+
+    def remove(found: Conversation) -> None:
+        found.items[:] = [item for item in found.items if item.get("id") != item_id]
+
+    return json_response(_edited(await store.edit_conversation(conversation.id, remove),
+                                 conversation.id).to_object())
+
+
+def _edited(conversation: Conversation | None, conversation_id: str) -> Conversation:
+    if conversation is None:  # deleted meanwhile
+        raise NotFound(f"Conversation with id '{conversation_id}' not found.",
+                       param="conversation_id", code="conversation_not_found")
+    return conversation

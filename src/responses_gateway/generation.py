@@ -27,7 +27,7 @@ from .translate.history import to_assistant_message, with_item_ids
 from .translate.compaction import open_compaction
 from .translate.reasoning import reasoning_text_of
 from .translate.response import new_response
-from .translate.stream import Event, Phase, ResponseStream
+from .translate.stream import Event, Phase, ResponseStream, StreamStateError
 from .translate.to_chat import ChatRequest, to_chat_request
 from .upstream import UpstreamClient
 
@@ -83,11 +83,11 @@ class Generation:
             yield self.machine.start()
             try:
                 if first is not None:
-                    batch = self.machine.feed(first)
+                    batch = self._feed(first)
                     if batch:
                         yield batch
                 async for chunk in chunks:
-                    batch = self.machine.feed(chunk)
+                    batch = self._feed(chunk)
                     if batch:
                         yield batch
                 self._check_stream_end()
@@ -97,7 +97,10 @@ class Generation:
                                self.response_id, exc.message)
                 tail = self.machine.fail(exc)
             self.tail = tail
-            await self.persist()
+            try:
+                await self.persist()
+            except Exception:  # the client still gets its answer; the store is what failed
+                logger.exception("storing %s failed", self.response_id)
             yield tail
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
@@ -109,10 +112,25 @@ class Generation:
                 pass
             return self.machine.snapshot()
         completion = await self.client.complete(self.chat.body)
-        self.machine.feed(completion)
+        self._feed(completion)
         self.machine.finish(completed_at=int(time.time()))
-        await self.persist()
+        try:
+            await self.persist()
+        except Exception:  # the answer is not lost because the store failed
+            logger.exception("storing %s failed", self.response_id)
         return self.machine.snapshot()
+
+    def _feed(self, chunk: dict[str, Any]) -> list[Event]:
+        try:
+            return self.machine.feed(chunk)
+        except StreamStateError:
+            raise
+        except Exception as exc:  # a chunk of a shape no provider should send
+            logger.exception("upstream %s sent a chunk the gateway cannot read",
+                             self.upstream.name)
+            raise UpstreamProtocolError(
+                f"The upstream '{self.upstream.name}' sent a chunk that could not be read: "
+                f"{type(exc).__name__}.") from exc
 
     def _check_stream_end(self) -> None:
         # A stream that stops with neither [DONE] nor a finish_reason was cut off.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 
 from aiohttp import web
@@ -14,6 +16,8 @@ from .protocol.sse import DONE_FRAME, encode_event
 from .store import ResponseStore, StoredResponse
 from .store.base import TERMINAL_EVENTS
 from .rendering import SSE_HEADERS, int_query, json_response, list_page
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["cancel_response", "delete_response", "get_response", "list_input_items"]
 
@@ -75,6 +79,11 @@ async def _replay(request: web.Request, store: ResponseStore, record: StoredResp
         return await _end_replay(request, response)
     except ConnectionError:
         return response  # the client left; the run goes on
+    except Exception:
+        logger.exception("replay of %s broke", record.id)
+        with contextlib.suppress(ConnectionError):
+            await response.write_eof()
+        return response
 
 
 async def _end_replay(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:

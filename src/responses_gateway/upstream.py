@@ -171,7 +171,15 @@ class UpstreamClient:
     async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None:
         if response.status < 400:
             return
-        raw = await response.content.read(_MAX_ERROR_BODY)
+        pieces: list[bytes] = []
+        size = 0
+        while size < _MAX_ERROR_BODY:  # read() returns what is buffered, not all of it
+            piece = await response.content.read(_MAX_ERROR_BODY - size)
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+        raw = b"".join(pieces)
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -70,6 +71,12 @@ async def _write_frames(request: web.Request, batches: Any,
         # foreground stream; a background run goes on without its follower.
         logger.info("client left the stream of %s",
                     generation.response_id if generation else "a background response")
+    except Exception:
+        # Headers are sent: an HTTP error can no longer be given, so the stream just ends.
+        logger.exception("stream of %s broke",
+                         generation.response_id if generation else "a background response")
+        with contextlib.suppress(ConnectionError):
+            await response.write_eof()
     finally:
         await batches.aclose()
     return response

@@ -68,6 +68,12 @@ async def _turn(request: web.Request, ws: web.WebSocketResponse, data: str,
         if parent:
             local.pop(parent, None)
         await _send_error(ws, exc)
+    except Exception:  # the connection stays usable for the next turn
+        logger.exception("websocket turn failed")
+        if parent:
+            local.pop(parent, None)
+        if not ws.closed:
+            await _send_error(ws, GatewayError("The gateway hit an internal error."))
 
 
 def _create_body(data: str) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable
 
 import orjson
 
@@ -38,7 +38,7 @@ class StoredResponse:
     expires_at: float = 0.0
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        return orjson.dumps(self)  # orjson reads dataclasses directly (asdict deep-copies)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> StoredResponse:
@@ -61,7 +61,7 @@ class Conversation:
     expires_at: float = 0.0
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        return orjson.dumps(self)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Conversation:
@@ -158,10 +158,18 @@ class ResponseStore(abc.ABC):
         """Remove a conversation; False if it did not exist."""
 
     @abc.abstractmethod
+    async def edit_conversation(self, conversation_id: str,
+                                edit: Callable[[Conversation], None]) -> Conversation | None:
+        """Apply `edit` to the stored conversation atomically (concurrent edits, also from
+        other replicas, never lose each other's changes), renew its expiry, and return it;
+        None if it does not exist. `edit` must be pure: it may run more than once."""
+
     async def append_conversation_items(self, conversation_id: str,
                                         items: list[dict[str, Any]]) -> bool:
-        """Atomically add items at the end of a conversation and renew its expiry; False if
-        the conversation does not exist. Concurrent appends never lose each other's items."""
+        """Add items at the end of a conversation; False if it does not exist."""
+        found = await self.edit_conversation(conversation_id,
+                                             lambda conversation: conversation.items.extend(items))
+        return found is not None
 
     # -- housekeeping -------------------------------------------------------------------
     @abc.abstractmethod

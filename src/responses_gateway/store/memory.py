@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -76,14 +76,15 @@ class MemoryStore(ResponseStore):
     async def delete_conversation(self, conversation_id: str) -> bool:
         return self._conversations.pop(conversation_id, None) is not None
 
-    async def append_conversation_items(self, conversation_id: str,
-                                        items: list[dict[str, Any]]) -> bool:
-        found = self._conversations.get(conversation_id)
-        if found is None or found.expires_at < time.time():
-            return False
-        found.items.extend(orjson.loads(orjson.dumps(items)))
+    async def edit_conversation(self, conversation_id: str,
+                                edit: Callable[[Conversation], None]) -> Conversation | None:
+        found = await self.get_conversation(conversation_id)  # a copy
+        if found is None:
+            return None
+        edit(found)
         found.expires_at = self.expiry()
-        return True
+        await self.put_conversation(found)  # no await in between: atomic in one process
+        return found
 
     async def purge_expired(self) -> int:
         now = time.time()

@@ -6,7 +6,7 @@ any replica block in XREAD for exactly the events they have not seen yet."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -168,8 +168,8 @@ class RedisStore(ResponseStore):
     async def delete_conversation(self, conversation_id: str) -> bool:
         return await self._redis.delete(self._key("conv", conversation_id)) > 0
 
-    async def append_conversation_items(self, conversation_id: str,
-                                        items: list[dict[str, Any]]) -> bool:
+    async def edit_conversation(self, conversation_id: str,
+                                edit: Callable[[Conversation], None]) -> Conversation | None:
         # Optimistic read-modify-write: WATCH makes the write fail if another replica wrote
         # the conversation in between, and then it is tried again.
         key = self._key("conv", conversation_id)
@@ -179,17 +179,17 @@ class RedisStore(ResponseStore):
                     await pipe.watch(key)
                     raw = await pipe.get(key)
                     if raw is None:
-                        return False
+                        return None
                     conversation = Conversation.from_json(raw)
                     if conversation.expires_at < time.time():
-                        return False
-                    conversation.items.extend(items)
+                        return None
+                    edit(conversation)
                     conversation.expires_at = self.expiry()
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(key, conversation.to_json(),
                              px=_remaining_ms(conversation.expires_at))
                     await pipe.execute()
-                    return True
+                    return conversation
                 except self._watch_error:
                     continue
 

@@ -7,7 +7,7 @@ import contextlib
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import orjson
 
@@ -157,19 +157,19 @@ class SqliteStore(ResponseStore):
             cur = db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
             return cur.rowcount > 0
 
-    async def append_conversation_items(self, conversation_id: str,
-                                        items: list[dict[str, Any]]) -> bool:
+    async def edit_conversation(self, conversation_id: str,
+                                edit: Callable[[Conversation], None]) -> Conversation | None:
         with self._write() as db:  # read and write under the write lock
             row = db.execute("SELECT body FROM conversations WHERE id = ? AND expires_at >= ?",
                              (conversation_id, time.time())).fetchone()
             if row is None:
-                return False
+                return None
             conversation = Conversation.from_json(row[0])
-            conversation.items.extend(items)
+            edit(conversation)
             conversation.expires_at = self.expiry()
             db.execute("UPDATE conversations SET body = ?, expires_at = ? WHERE id = ?",
                        (conversation.to_json(), conversation.expires_at, conversation_id))
-            return True
+            return conversation
 
     # -- housekeeping -------------------------------------------------------------------
     async def purge_expired(self) -> int:
