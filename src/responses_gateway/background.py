@@ -106,14 +106,19 @@ async def _watch(generation: Generation, store: ResponseStore, runner: asyncio.T
     renew_at = time.monotonic() + renew_every
     while generation.machine.phase is not Phase.DONE and not generation.settling:
         await asyncio.sleep(_CANCEL_POLL)
-        if generation.cancel_requested or await store.cancel_requested(generation.response_id):
-            # Repeated until the run reacts: a client library may swallow one cancellation.
-            generation.cancel_requested = True
-            runner.cancel()
-            continue
-        if time.monotonic() >= renew_at:
-            await generation.checkpoint(lease_until=time.time() + lease)
-            renew_at = time.monotonic() + renew_every
+        try:
+            if (generation.cancel_requested
+                    or await store.cancel_requested(generation.response_id)):
+                # Repeated until the run reacts: a client library may swallow a cancellation.
+                generation.cancel_requested = True
+                runner.cancel()
+                continue
+            if time.monotonic() >= renew_at:
+                await generation.checkpoint(lease_until=time.time() + lease)
+                renew_at = time.monotonic() + renew_every
+        except Exception:  # a store hiccup must not stop the lease renewals for good
+            logger.exception("watching background run %s failed; retrying",
+                             generation.response_id)
 
 
 class _Cancelled(GatewayError):

@@ -8,6 +8,7 @@ so an immediate follow-up always finds it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -25,7 +26,7 @@ from .protocol.requests import CreateRequest
 from .store import Conversation, ResponseStore, StoredResponse
 from .translate.history import to_assistant_message, with_item_ids
 from .translate.compaction import open_compaction
-from .translate.reasoning import reasoning_text_of
+from .translate.reasoning import SEALED_PREFIX, reasoning_text_of
 from .translate.response import new_response
 from .translate.stream import Event, Phase, ResponseStream, StreamStateError
 from .translate.to_chat import ChatRequest, to_chat_request
@@ -40,7 +41,7 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{os.urandom(12).hex()}"
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)  # no slots: listed_input is a cached_property
 class Generation:
     """Everything one response needs while it is produced."""
 
@@ -63,6 +64,11 @@ class Generation:
     @property
     def response_id(self) -> str:
         return self.machine.response_id
+
+    @functools.cached_property
+    def listed_input(self) -> list[dict[str, Any]]:
+        """This turn's input items with ids, minted once (every save shows the same ids)."""
+        return with_item_ids(self.create.input, new_id)
 
     @property
     def persistent(self) -> bool:
@@ -148,7 +154,7 @@ class Generation:
         return StoredResponse(
             id=self.response_id,
             response=self.machine.snapshot(),
-            input_items=with_item_ids(self.create.input, new_id),
+            input_items=self.listed_input,
             messages=messages,
             upstream=self.upstream.name,
             lease_until=lease_until,
@@ -173,9 +179,10 @@ class Generation:
     async def _persist(self, store: ResponseStore) -> None:
         if self.create.background:
             current = await store.get(self.response_id)
-            if current is None or (current.status == "cancelled"
-                                   and self.machine.snapshot()["status"] != "cancelled"):
-                return  # deleted or cancelled meanwhile: do not overwrite that
+            if current is None:
+                return  # deleted meanwhile: do not bring it back
+            if current.lease_until is None and current.status not in ("queued", "in_progress"):
+                return  # already settled by someone else (cancelled, or taken for dead)
         record = self.stored_record()
         await store.put(record)
         if self.conversation is not None:
@@ -223,6 +230,8 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
                 return text
             logger.info("ignored reasoning item %s: encrypted_content not sealed by this "
                         "gateway for %s", item.get("id"), provider_tag)
+            if isinstance(blob, str) and blob.startswith(SEALED_PREFIX):
+                return None  # ours, for another provider: its plain text must not go there
         return reasoning_text_of(item)
 
     def seal_reasoning(text: str) -> str:

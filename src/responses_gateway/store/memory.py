@@ -44,7 +44,10 @@ class MemoryStore(ResponseStore):
         return self._responses.pop(response_id, None) is not None
 
     async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
-        self._events.setdefault(response_id, []).extend(orjson.loads(orjson.dumps(events)))
+        log = self._events.setdefault(response_id, [])
+        last = log[-1]["sequence_number"] if log else -1
+        # Like the other backends: an event at or below the last logged one is not added.
+        log.extend(orjson.loads(orjson.dumps([e for e in events if e["sequence_number"] > last])))
         async with self._changed:
             self._changed.notify_all()
 

@@ -23,9 +23,9 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["ReasoningSeal", "derive_key", "reasoning_text_of"]
+__all__ = ["SEALED_PREFIX", "ReasoningSeal", "derive_key", "reasoning_text_of"]
 
-_PREFIX = "rgw1."
+SEALED_PREFIX = _PREFIX = "rgw1."
 _AAD = b"rgw1"
 NONCE_BYTES = 12
 
