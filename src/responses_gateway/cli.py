@@ -300,7 +300,8 @@ async def _serve(settings: Settings, mock: bool, *, reuse_port: bool = False) ->
     runners.append(runner)
     logger.info("responses-gateway %s listening on http://%s:%d/v1 -> %s (pid %d)",
                 __version__, settings.host, settings.port,
-                ", ".join(f"{u.name}={u.base_url} [{u.profile.name}]" for u in settings.upstreams),
+                ", ".join(f"{u.name}={u.display_url} [{u.profile.name}]"
+                          for u in settings.upstreams),
                 os.getpid())
     # SIGTERM (and SIGINT) end the loop cleanly, so background runs are settled and the
     # store is closed before the process exits.

@@ -71,6 +71,18 @@ class Upstream:
             query = f"{query}&api-version={version}" if query else f"api-version={version}"
         return urlunsplit((parts.scheme, parts.netloc, parts.path + path, query, ""))
 
+    @property
+    def display_url(self) -> str:
+        """The base URL for logs, errors and /health: without user:password or query values,
+        which some deployments use to carry credentials."""
+        parts = urlsplit(self.base_url)
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc = f"{netloc}:{parts.port}"
+        query = "&".join(f"{pair.split('=', 1)[0]}=..." for pair in parts.query.split("&")
+                         if pair)
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
     def serves(self, model: str) -> bool:
         """Whether this upstream claims `model` by alias, exact name or glob."""
         if model in self.aliases or model in self.models:

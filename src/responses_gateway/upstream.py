@@ -74,7 +74,7 @@ class UpstreamClient:
         self.stream_done = False
 
     def __repr__(self) -> str:
-        return f"<UpstreamClient {self.upstream.name} {self.upstream.base_url}>"
+        return f"<UpstreamClient {self.upstream.name} {self.upstream.display_url}>"
 
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         """One non-streamed chat completion."""
@@ -224,7 +224,7 @@ class UpstreamClient:
     @contextlib.contextmanager
     def _map_errors(self) -> Iterator[None]:
         name = self.upstream.name
-        where = self.upstream.base_url
+        where = self.upstream.display_url
         try:
             yield
         except UpstreamError:

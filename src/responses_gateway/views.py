@@ -117,7 +117,7 @@ async def health(request: web.Request) -> web.Response:
     store = request.app.get(store_key)
     return json_response({
         "status": "ok",
-        "upstreams": [{"name": u.name, "base_url": u.base_url, "profile": u.profile.name}
+        "upstreams": [{"name": u.name, "base_url": u.display_url, "profile": u.profile.name}
                       for u in settings.upstreams],
         "store": store.name if store is not None else "none",
     })

@@ -281,3 +281,42 @@ def test_input_file_without_data_names_the_part() -> None:
     item = {"role": "user", "content": [{"type": "input_text", "text": "see"},
                                         {"type": "input_file", "filename": "a.pdf"}]}
     assert rejected([item]).param == "input[0].content[1]"
+
+
+# -- continuing stored history (previous_response_id) -------------------------------------
+
+HISTORY = [{"role": "user", "content": "weather?"},
+           {"role": "assistant", "content": None,
+            "tool_calls": [{"id": "call_h", "type": "function",
+                            "function": {"name": "get_weather", "arguments": "{}"}}]}]
+
+
+def test_message_before_the_output_of_a_history_call_goes_after_it() -> None:
+    messages = translate([{"role": "user", "content": "also: thanks"},
+                          {"type": "function_call_output", "call_id": "call_h",
+                           "output": "sunny"}], history=HISTORY)
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "user"]
+
+
+def test_the_same_output_twice_gives_one_tool_message() -> None:
+    output = {"type": "function_call_output", "call_id": "call_h", "output": "sunny"}
+    messages = translate([output, output], history=HISTORY)
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool"]
+
+
+def test_a_call_already_in_history_is_not_added_again() -> None:
+    messages = translate([
+        {"type": "function_call", "call_id": "call_h", "name": "get_weather", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "call_h", "output": "sunny"}],
+        history=HISTORY)
+    assert sum(len(m.get("tool_calls") or ()) for m in messages) == 1
+
+
+def test_item_type_that_is_not_a_string_is_400() -> None:
+    assert rejected([{"type": ["message"], "role": "user", "content": "x"}]).param == \
+        "input[0].type"
+
+
+def test_call_id_that_is_not_a_string_is_400() -> None:
+    error = rejected([{"type": "function_call_output", "call_id": ["x"], "output": "y"}])
+    assert error.param == "input[0].call_id"

@@ -237,3 +237,14 @@ def test_empty_tools_with_auto_choice_forwards_nothing() -> None:
     # Codex compaction turns send tools: [] with tool_choice: "auto" (real-clients.md §4.9).
     toolset = to_chat_tools([], "auto", GENERIC)
     assert (toolset.tools, toolset.tool_choice) == ([], None)
+
+
+@pytest.mark.parametrize(("tools", "choice", "param"), [
+    ([{"type": "namespace", "name": "ns", "tools": 5}], None, "tools[0].tools"),
+    ([{"type": "function", "name": "f"}],
+     {"type": "allowed_tools", "mode": "auto", "tools": 5}, "tool_choice.tools"),
+])
+def test_malformed_tool_lists_are_400(tools: Any, choice: Any, param: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        to_chat_tools(tools, choice, PROFILES["generic"])
+    assert info.value.param == param

@@ -60,7 +60,13 @@ def to_chat_messages(
     builder = _Builder(profile, tool_map, history or [], resolve_reasoning, expand_compaction,
                        strict_tool_outputs)
     items = list(items)
-    builder.answered = {it.get("call_id") for it in items if it.get("type") in _OUTPUT_ITEMS}
+    for i, item in enumerate(items):
+        if not isinstance(item.get("type", ""), str):
+            raise InvalidRequest(f"Invalid '{f'input[{i}]'}.type': expected a string.",
+                                 param=f"input[{i}].type", code="invalid_type")
+    builder.answered = {it["call_id"] for it in items if it.get("type") in _OUTPUT_ITEMS
+                        and isinstance(it.get("call_id"), str)}
+    builder.adopt_open_history_calls()
     for i, item in enumerate(items):
         builder.add(item, f"input[{i}]")
     builder.messages.extend(builder.deferred)
@@ -79,12 +85,27 @@ class _Builder:
         self.known_calls = {call.get("id") for m in self.messages
                             for call in m.get("tool_calls") or ()}
         self.answered: set[Any] = set()  # call ids that get an output somewhere in the input
+        self.placed_outputs = {m.get("tool_call_id") for m in self.messages
+                               if m.get("role") == "tool"}
         self.pending: set[str] = set()  # calls sent whose outputs have not been placed yet
         self.deferred: list[dict[str, Any]] = []  # messages waiting for those outputs
         self.reasoning: str | None = None  # raw reasoning for the next assistant message
         self.resolve_reasoning = resolve_reasoning
         self.expand_compaction = expand_compaction
         self.strict = strict
+
+    def adopt_open_history_calls(self) -> None:
+        """Calls that stored history left open and this input answers are pending, so a
+        message arriving before their outputs is placed after them (adjacency)."""
+        answered_before = {m.get("tool_call_id") for m in self.messages
+                           if m.get("role") == "tool"}
+        for message in reversed(self.messages):
+            if message.get("role") == "tool":
+                continue
+            if message.get("role") == "assistant":
+                calls = {c.get("id") for c in message.get("tool_calls") or ()}
+                self.pending |= (calls - answered_before) & self.answered
+            return
 
     def place(self, message: dict[str, Any]) -> None:
         if self.pending:
@@ -121,8 +142,8 @@ class _Builder:
                                  param=f"{param}.type", code="unsupported_item")
 
     def add_call(self, call: dict[str, Any]) -> None:
-        if call["id"] not in self.answered:
-            return
+        if call["id"] not in self.answered or call["id"] in self.known_calls:
+            return  # never answered, or sent again (already in history or this input)
         target = _open_assistant(self.messages, self.deferred, self.pending)
         if target is None:
             target = {"role": "assistant", "content": None, "tool_calls": []}
@@ -141,7 +162,10 @@ class _Builder:
                                  "call_id of its call.", param=f"{param}.call_id",
                                  code="missing_required_parameter")
         text, extra = _tool_output(item.get("output"), f"{param}.output", self.profile)
+        if call_id in self.placed_outputs:
+            return  # the same output sent twice: providers reject a second tool message
         if call_id in self.known_calls:
+            self.placed_outputs.add(call_id)
             self.messages.append({"role": "tool", "tool_call_id": call_id, "content": text})
             self.pending.discard(call_id)
             if extra is not None:

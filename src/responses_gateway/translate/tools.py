@@ -88,7 +88,11 @@ def to_chat_tools(
             namespace = tool.get("name")
             if not isinstance(namespace, str) or not namespace:
                 raise InvalidRequest("A namespace tool needs a 'name'.", param=f"tools[{i}].name")
-            for j, sub in enumerate(tool.get("tools") or ()):
+            members = tool.get("tools") or []
+            if not isinstance(members, list):
+                raise InvalidRequest("A namespace tool's 'tools' must be an array.",
+                                     param=f"tools[{i}].tools", code="invalid_type")
+            for j, sub in enumerate(members):
                 param = f"tools[{i}].tools[{j}]"
                 sub_kind = sub.get("type") if isinstance(sub, dict) else None
                 if sub_kind == "function":
@@ -248,7 +252,11 @@ def _to_chat_tool_choice(tool_choice: Any, tool_map: ToolMap,
             raise InvalidRequest(f"Invalid 'tool_choice.mode': {mode!r}.",
                                  param="tool_choice.mode", code="invalid_value")
         allowed = set()
-        for i, ref in enumerate(tool_choice.get("tools") or ()):
+        allowed_refs = tool_choice.get("tools") or []
+        if not isinstance(allowed_refs, list):
+            raise InvalidRequest("'tool_choice.tools' must be an array.",
+                                 param="tool_choice.tools", code="invalid_type")
+        for i, ref in enumerate(allowed_refs):
             if not isinstance(ref, dict):
                 raise InvalidRequest("Each allowed tool must be an object.",
                                      param=f"tool_choice.tools[{i}]", code="invalid_type")
