@@ -27,38 +27,42 @@ class SseDecoder:
     than any reader's line limit.
     """
 
-    __slots__ = ("_buffer", "_data")
+    __slots__ = ("_data", "_pieces")
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._pieces: list[bytes] = []  # the unfinished line, in the pieces it arrived in
         self._data: list[bytes] = []
 
     def feed(self, chunk: bytes) -> list[str]:
-        buffer = self._buffer + chunk if self._buffer else chunk
+        if b"\n" not in chunk:
+            # Still inside one line (a big tool-call frame arrives in many reads): keep the
+            # piece and rescan nothing, so a long line costs O(size), not O(size^2).
+            if chunk:
+                self._pieces.append(chunk)
+            return []
+        buffer = b"".join(self._pieces) + chunk if self._pieces else chunk
+        self._pieces = []
         out: list[str] = []
         start = 0
-        length = len(buffer)
         while True:
             end = buffer.find(b"\n", start)
             if end < 0:
-                # A lone trailing CR may be the first half of a CRLF: keep it for later.
                 break
             line = buffer[start:end]
             if line.endswith(b"\r"):
                 line = line[:-1]
             start = end + 1
             self._take_line(line, out)
-        rest = buffer[start:length] if start < length else b""
-        # Bare-CR line endings are legal SSE but no provider uses them; a CR-only stream
-        # still terminates on flush().
-        self._buffer = rest
+        if start < len(buffer):
+            # A lone trailing CR may be the first half of a CRLF: it stays with the line.
+            self._pieces.append(buffer[start:])
         return out
 
     def flush(self) -> list[str]:
         out: list[str] = []
-        if self._buffer:
-            line = self._buffer.rstrip(b"\r")
-            self._buffer = b""
+        if self._pieces:
+            line = b"".join(self._pieces).rstrip(b"\r")
+            self._pieces = []
             self._take_line(line, out)
         if self._data:
             self._take_line(b"", out)
