@@ -96,4 +96,7 @@ class MemoryStore(ResponseStore):
             await self.delete(key)
         for key in [k for k, c in self._conversations.items() if c.expires_at < now]:
             del self._conversations[key]
+        for key in [k for k in self._events if k not in self._responses]:
+            del self._events[key]  # logged for a response deleted while it ran
+        self._cancels &= set(self._responses)
         return len(expired)

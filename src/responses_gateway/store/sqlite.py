@@ -180,6 +180,8 @@ class SqliteStore(ResponseStore):
             removed = _delete_responses(db, expired)
             db.execute("DELETE FROM cancels WHERE at < ?", (now - self.ttl,))
             db.execute("DELETE FROM conversations WHERE expires_at < ?", (now,))
+            # Events logged for a response deleted while it ran.
+            db.execute("DELETE FROM events WHERE response_id NOT IN (SELECT id FROM responses)")
         return removed
 
 
