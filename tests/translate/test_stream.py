@@ -478,3 +478,15 @@ def test_interleaved_call_that_keeps_streaming_after_promotion() -> None:
     assert calls == [("call_a", '{"city":"Rome"}'), ("call_b", '{"zone":"UTC"}'),
                      ("call_c", '{"city":"Oslo"}')]
     schema_check.check_event_sequence(result.events)
+
+
+def test_stray_delta_for_a_finished_call_is_ignored() -> None:
+    chunks = [
+        chunk(tool_calls=[call(0, "call_a", "get_weather", '{"city":"Rome"}')]),
+        chunk(tool_calls=[call(1, "call_b", "get_weather", '{"city":"Oslo"}')]),
+        chunk(tool_calls=[call(0, arguments="")]),  # a trailing empty delta for call 0
+        chunk("tool_calls"),
+    ]
+    result = run(Case(chunks, body=TOOLS))
+    assert [(i["call_id"], i["name"]) for i in result.snapshot["output"]] == [
+        ("call_a", "get_weather"), ("call_b", "get_weather")]

@@ -84,6 +84,7 @@ class ResponseStream:
         # Calls whose deltas arrived while another call was still incomplete, by upstream
         # index (or id): first delta and argument fragments.
         self._waiting: dict[Any, tuple[dict[str, Any], list[str]]] = {}
+        self._closed_calls: set[Any] = set()  # upstream indices and ids of finished calls
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
         self._think = ThinkSplitter() if think_tags else None
@@ -259,6 +260,8 @@ class ResponseStream:
         call_id = call.get("id")
         fragment = (call.get("function") or {}).get("arguments")
         fragment = fragment if isinstance(fragment, str) else ""
+        if call_id in self._closed_calls if call_id else index in self._closed_calls:
+            return  # a stray delta for a call already done (it cannot be changed now)
         if self._phase is Phase.TOOL_CALL:
             # Some servers repeat id and name in every delta; servers that omit `index`
             # (Gemini) tell calls apart by id alone.
@@ -391,6 +394,9 @@ class ResponseStream:
         return done
 
     def _close_tool_call(self, item: dict[str, Any], status: str) -> dict[str, Any]:
+        # Done for good: later deltas naming this call are strays (see _tool_delta).
+        self._closed_calls.update(k for k in (self._tool_index, self._tool_call_id)
+                                  if k is not None)
         raw = "".join(self._text)
         item_id = item["id"]
         index = len(self._output)
