@@ -20,6 +20,7 @@ from .rendering import json_response
 from .translate.compaction import COMPACTION_PROMPT, seal_compaction
 from .translate.response import to_responses_usage
 from .translate.think import ThinkSplitter
+from .upstream import UpstreamClient
 
 __all__ = ["compact_response"]
 
@@ -36,7 +37,7 @@ async def compact_response(request: web.Request) -> web.Response:
                                       "store": False})
     generation = await prepare_generation(request.app, create, stream_upstream=False)
     chat = generation.chat
-    completion = await generation.client.complete({
+    completion = await _ask(generation.client, {
         "model": chat.body["model"],
         "messages": [*chat.messages, {"role": "user", "content": COMPACTION_PROMPT}],
     })
@@ -56,6 +57,29 @@ async def compact_response(request: web.Request) -> web.Response:
         "output": [item],
         "usage": to_responses_usage(completion.get("usage") or {}),
     })
+
+
+async def _ask(client: UpstreamClient, body: dict[str, Any]) -> dict[str, Any]:
+    """One completion; streamed and gathered for profiles that must stream (DashScope)."""
+    profile = client.upstream.profile
+    if not profile.stream_upstream:
+        return await client.complete(body)
+    body = {**body, "stream": True}
+    if profile.stream_options:
+        body["stream_options"] = {"include_usage": True}
+    texts: list[str] = []
+    usage = None
+    chunks = await client.stream(body)
+    try:
+        async for chunk in chunks:
+            usage = chunk.get("usage") or usage
+            for choice in chunk.get("choices") or ():
+                content = (choice.get("delta") or choice.get("message") or {}).get("content")
+                if isinstance(content, str):
+                    texts.append(content)
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]
+    return {"choices": [{"message": {"content": "".join(texts)}}], "usage": usage}
 
 
 def _summary_text(completion: dict[str, Any], *, think_tags: bool) -> str:

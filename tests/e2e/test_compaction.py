@@ -5,7 +5,9 @@ from __future__ import annotations
 import openai
 import orjson
 import pytest
-from e2e_support import MockLog
+from typing import Any
+
+from e2e_support import UPSTREAM_KEY, MockLog, free_port
 from schema_check import validate_response
 
 CONVERSATION = [
@@ -64,3 +66,19 @@ def test_tampered_compaction_item_is_ignored(client: openai.OpenAI, mock_log: Mo
     client.responses.create(model="mock-echo",
                             input=[item, {"role": "user", "content": "What is my name?"}])
     assert [m["content"] for m in mock_log.last_body()["messages"]] == ["What is my name?"]
+
+
+def test_compact_streams_from_a_provider_that_must_stream(
+        mock_provider: Any, spawn_server: Any) -> None:
+    port = free_port()
+    gateway = spawn_server("gateway-dashscope-compact", [
+        "--base-url", f"{mock_provider.url}/v1", "--upstream-api-key", UPSTREAM_KEY,
+        "--provider", "dashscope", "--store", "memory", "--port", str(port)],
+        "/health", port=port)
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="sk-client", max_retries=0,
+                           _strict_response_validation=True)
+    log = MockLog(mock_provider)
+    log.clear()
+    compacted = client.responses.compact(model="mock-echo", input=CONVERSATION)
+    assert [item.type for item in compacted.output] == ["compaction"]
+    assert log.last_body()["stream"] is True
