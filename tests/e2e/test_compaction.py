@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import openai
 import orjson
 import pytest
-from typing import Any
-
 from e2e_support import UPSTREAM_KEY, MockLog, free_port
 from schema_check import validate_response
 
