@@ -237,14 +237,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _run_worker(launch: Launch, *, reuse_port: bool) -> None:
-    try:
-        import uvloop
-
-        run = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop is optional on some platforms
-        run = asyncio.run
+    serve = _serve(launch.settings, launch.mock_upstream, reuse_port=reuse_port)
     with contextlib.suppress(KeyboardInterrupt):
-        run(_serve(launch.settings, launch.mock_upstream, reuse_port=reuse_port))
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - uvloop is optional on some platforms
+            asyncio.run(serve)
+        else:
+            uvloop.run(serve)
 
 
 def _supervise(launch: Launch) -> None:
