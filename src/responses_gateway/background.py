@@ -73,17 +73,15 @@ async def _run(generation: Generation, store: ResponseStore, lease: float) -> No
             await _end(generation, store, generation.machine.fail(exc))
         except asyncio.CancelledError:
             generation.settling = True
-            requested = (generation.cancel_requested
-                         or await store.cancel_requested(generation.response_id))
-            if generation.machine.phase is not Phase.DONE:
-                error = _Cancelled() if requested else _ShuttingDown()
-                await _end(generation, store, generation.machine.fail(
-                    error, status="cancelled" if requested else "failed"))
-            elif generation.tail is not None:
-                # It had finished when the cancel landed (while storing its end): it stays
-                # finished, and its end is stored now.
-                await _end(generation, store, generation.tail)
-            if not requested:
+            settle = asyncio.ensure_future(_settle(generation, store))
+            while not settle.done():
+                # Storing the end must finish even if more cancellations arrive (the cancel
+                # endpoint and the watcher may both have asked): absorb them meanwhile.
+                try:
+                    await asyncio.shield(settle)
+                except asyncio.CancelledError:
+                    continue
+            if not settle.result():
                 raise
     except Exception:
         logger.exception("background run %s crashed", generation.response_id)
@@ -92,6 +90,22 @@ async def _run(generation: Generation, store: ResponseStore, lease: float) -> No
             await _end(generation, store, events)
     finally:
         watcher.cancel()
+
+
+async def _settle(generation: Generation, store: ResponseStore) -> bool:
+    """Store how a cancelled run ended; returns whether a cancel was requested (rather than
+    a shutdown)."""
+    requested = (generation.cancel_requested
+                 or await store.cancel_requested(generation.response_id))
+    if generation.machine.phase is not Phase.DONE:
+        error = _Cancelled() if requested else _ShuttingDown()
+        await _end(generation, store, generation.machine.fail(
+            error, status="cancelled" if requested else "failed"))
+    elif generation.tail is not None:
+        # It had finished when the cancel landed (while storing its end): it stays
+        # finished, and its end is stored now.
+        await _end(generation, store, generation.tail)
+    return requested
 
 
 async def _end(generation: Generation, store: ResponseStore, events: list[Event]) -> None:
