@@ -22,6 +22,7 @@ __all__ = [
     "START_TIMEOUT",
     "TERMINAL_TYPES",
     "UPSTREAM_KEY",
+    "WEATHER_TOOL",
     "Frame",
     "MockLog",
     "Server",
@@ -32,6 +33,16 @@ __all__ = [
 ]
 
 TERMINAL_TYPES = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+# The function tool most tests offer (the mock calls it for "weather"/"tool" prompts).
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather for a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                   "required": ["city"], "additionalProperties": False},
+    "strict": True,
+}
 
 UPSTREAM_KEY = "sk-upstream-test"
 CLIENT_KEY = "sk-client"

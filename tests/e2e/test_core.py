@@ -14,19 +14,19 @@ import httpx2
 import openai
 import orjson
 import pytest
-from e2e_support import UPSTREAM_KEY, MockLog, Server, checked_stream, parse_sse, post_stream
+from e2e_support import (
+    UPSTREAM_KEY,
+    WEATHER_TOOL,
+    MockLog,
+    Server,
+    checked_stream,
+    parse_sse,
+    post_stream,
+)
 from schema_check import validate_event, validate_response
 
 REASONING = "Let me think about this."
 REFUSAL = "I can't help with that."
-WEATHER_TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Weather for a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"], "additionalProperties": False},
-    "strict": True,
-}
 TIME_TOOL = {
     "type": "function",
     "name": "get_time",

@@ -20,6 +20,7 @@ import openai
 import orjson
 import pytest
 from e2e_support import (
+    WEATHER_TOOL,
     CLIENT_KEY,
     TERMINAL_TYPES,
     MockLog,
@@ -33,14 +34,6 @@ from schema_check import check_event_sequence, validate_event, validate_response
 REDIS_URL = "redis://127.0.0.1:6379/15"
 BACKENDS = ["sqlite", "redis"]
 
-WEATHER_TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Weather for a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"], "additionalProperties": False},
-    "strict": True,
-}
 
 
 def _words(count: int) -> str:

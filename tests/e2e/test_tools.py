@@ -7,12 +7,17 @@ from typing import Any, Callable
 
 import openai
 import pytest
-from e2e_support import CLIENT_KEY, UPSTREAM_KEY, MockLog, Server, free_port, post_stream
-from e2e_support import checked_stream
+from e2e_support import (
+    CLIENT_KEY,
+    UPSTREAM_KEY,
+    WEATHER_TOOL,
+    MockLog,
+    Server,
+    checked_stream,
+    free_port,
+    post_stream,
+)
 
-WEATHER = {"type": "function", "name": "get_weather", "description": "Weather for a city.",
-           "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                          "required": ["city"]}}
 WEB_SEARCH = {"type": "web_search", "filters": None, "user_location": None,
               "search_context_size": "medium"}
 AGENTS = {"type": "namespace", "name": "multi_agent_v1", "description": "Sub-agents.",
@@ -29,14 +34,14 @@ def _tool_names(body: dict[str, Any]) -> list[str]:
 
 def test_hosted_tools_are_dropped_and_logged(client: openai.OpenAI, mock_log: MockLog,
                                             gateway: Server) -> None:
-    client.responses.create(model="mock-echo", input="hello", tools=[WEATHER, WEB_SEARCH])
+    client.responses.create(model="mock-echo", input="hello", tools=[WEATHER_TOOL, WEB_SEARCH])
     assert _tool_names(mock_log.last_body()) == ["get_weather"]
     assert "dropped hosted tools" in gateway.output() and "web_search" in gateway.output()
 
 
 def test_forcing_a_hosted_tool_is_400(client: openai.OpenAI, mock_log: MockLog) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(model="mock-echo", input="hello", tools=[WEATHER, WEB_SEARCH],
+        client.responses.create(model="mock-echo", input="hello", tools=[WEATHER_TOOL, WEB_SEARCH],
                                 tool_choice={"type": "web_search"})
     assert caught.value.body["param"] == "tool_choice"  # type: ignore[index]
     assert mock_log.chat_requests() == []
@@ -55,7 +60,7 @@ def test_unsupported_tools_error_mode_rejects_hosted_tools(strict_tools_gateway:
     client = openai.OpenAI(base_url=f"{strict_tools_gateway.url}/v1", api_key=CLIENT_KEY,
                            max_retries=0, _strict_response_validation=True)
     with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(model="mock-echo", input="hi", tools=[WEATHER, WEB_SEARCH])
+        client.responses.create(model="mock-echo", input="hi", tools=[WEATHER_TOOL, WEB_SEARCH])
     assert caught.value.body["param"] == "tools[1].type"  # type: ignore[index]
 
 
@@ -113,8 +118,8 @@ def test_custom_tool_output_round_trip(client: openai.OpenAI, mock_log: MockLog)
 def test_tool_choice_forms_reach_the_provider(client: openai.OpenAI, mock_log: MockLog,
                                              choice: Any, sent_choice: Any,
                                              sent_tools: list[str]) -> None:
-    lookup = {**WEATHER, "name": "lookup"}
-    client.responses.create(model="mock-echo", input="hello", tools=[WEATHER, lookup],
+    lookup = {**WEATHER_TOOL, "name": "lookup"}
+    client.responses.create(model="mock-echo", input="hello", tools=[WEATHER_TOOL, lookup],
                             tool_choice=choice, parallel_tool_calls=False)
     body = mock_log.last_body()
     assert body["tool_choice"] == sent_choice

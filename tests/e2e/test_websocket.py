@@ -7,12 +7,9 @@ from typing import Any
 
 import aiohttp
 import orjson
-from e2e_support import CLIENT_KEY, TERMINAL_TYPES, MockLog, Server
+from e2e_support import CLIENT_KEY, TERMINAL_TYPES, WEATHER_TOOL, MockLog, Server
 from schema_check import check_event_sequence, validate_event
 
-TOOL = {"type": "function", "name": "get_weather", "description": "Weather for a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                       "required": ["city"]}}
 
 
 class Socket:
@@ -108,8 +105,8 @@ def test_failed_continuation_forgets_its_parent(gateway: Server) -> None:
 def test_tool_call_turn_then_output_turn(gateway: Server) -> None:
     first, second = run(
         gateway,
-        {"model": "mock-echo", "input": "weather tool please", "tools": [TOOL], "store": False},
-        lambda done: {"model": "mock-echo", "tools": [TOOL], "store": False,
+        {"model": "mock-echo", "input": "weather tool please", "tools": [WEATHER_TOOL], "store": False},
+        lambda done: {"model": "mock-echo", "tools": [WEATHER_TOOL], "store": False,
                       "previous_response_id": done[0][-1]["response"]["id"],
                       "input": [{"type": "function_call_output", "output": "sunny",
                                  "call_id": done[0][-1]["response"]["output"][0]["call_id"]}]})

@@ -12,17 +12,9 @@ from typing import Any
 import openai
 import orjson
 from clients_support import CLIENTS_DIR, after_last_user, client_env, run_bounded
-from e2e_support import CLIENT_KEY, MockLog, Server
+from e2e_support import CLIENT_KEY, WEATHER_TOOL, MockLog, Server
 
 NODE_TIMEOUT = 60.0
-WEATHER_TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Get the weather for a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"], "additionalProperties": False},
-    "strict": True,
-}
 QUESTION = {"role": "user", "content": "What is the weather in Paris? Call the tool."}
 
 
