@@ -208,7 +208,7 @@ def test_conversations(make_store: StoreFactory) -> None:
     conversation = Conversation(
         id="conv_1", created_at=1700000000, metadata={"topic": "x"},
         items=[{"id": "msg_1", "type": "message", "role": "user", "content": []}],
-        messages=[{"role": "user", "content": "hi"}], expires_at=time.time() + 3600)
+        expires_at=time.time() + 3600)
 
     async def body(store: ResponseStore) -> None:
         assert await store.get_conversation("conv_1") is None
@@ -265,7 +265,7 @@ def test_open_store_redis() -> None:
     for url in ("redis://127.0.0.1:6379/13", "unix:///tmp/redis.sock?db=13"):
         store = open_store(url, ttl=60)
         try:
-            assert isinstance(store, RedisStore) and store.shared and store.ttl == 60
+            assert isinstance(store, RedisStore) and store.ttl == 60
         finally:
             _close(store)
 

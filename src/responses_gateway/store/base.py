@@ -51,13 +51,13 @@ class StoredResponse:
 
 @dataclass(slots=True, kw_only=True)
 class Conversation:
-    """A Conversations API object: its items and the chat messages they became."""
+    """A Conversations API object. Its items are translated for the upstream at use, so a
+    conversation can move between providers."""
 
     id: str
     created_at: int
     metadata: dict[str, str] = field(default_factory=dict)
     items: list[dict[str, Any]] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
     expires_at: float = 0.0
 
     def to_json(self) -> bytes:
@@ -80,7 +80,6 @@ class ResponseStore(abc.ABC):
     """
 
     name = "abstract"
-    shared = False  # True when several gateway processes see the same data (Redis)
 
     def __init__(self, *, ttl: float = 30 * 86400, max_entries: int = 100_000) -> None:
         if ttl <= 0 or max_entries <= 0:

@@ -67,7 +67,6 @@ class RedisStore(ResponseStore):
     """
 
     name = "redis"
-    shared = True
 
     def __init__(self, url: str, *, prefix: str = "rg:", **kwargs: Any) -> None:
         super().__init__(**kwargs)
