@@ -191,7 +191,7 @@ import socket as _socket  # noqa: E402
 import threading as _threading  # noqa: E402
 from typing import Any, Callable  # noqa: E402
 
-STATEFUL_REDIS_URL = "redis://127.0.0.1:6379/15"
+STATEFUL_REDIS_URL = os.environ.get("RG_TEST_REDIS", "redis://127.0.0.1:6379") + "/15"
 
 
 def _ci() -> bool:

@@ -9,6 +9,7 @@ database 15 (flushed at the start and end); without Redis they skip, or fail whe
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from e2e_support import (
 )
 from schema_check import check_event_sequence, validate_event, validate_response
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = os.environ.get("RG_TEST_REDIS", "redis://127.0.0.1:6379") + "/15"
 BACKENDS = ["sqlite", "redis"]
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from responses_gateway.store import ResponseStore
 
-REDIS_URL = os.environ.get("RG_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_URL = os.environ.get("RG_TEST_REDIS_URL",
+                           os.environ.get("RG_TEST_REDIS", "redis://127.0.0.1:6379") + "/13")
 SESSION_PREFIX = f"rg:test:{uuid.uuid4().hex[:12]}:"  # below it, one prefix per test
 BACKENDS = ["memory", "sqlite", "redis"]
 StoreFactory = Callable[..., ResponseStore]

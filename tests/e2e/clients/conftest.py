@@ -10,6 +10,7 @@ serve every test that needs nothing special.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -38,7 +39,7 @@ OPENAI_NODE_VERSION = "6.49.0"
 CODEX_TIMEOUT = 60.0
 # Redis database reserved for these tests; the gateway's keys expire after STORE_TTL anyway and
 # each test deletes the responses it created.
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = os.environ.get("RG_TEST_REDIS", "redis://127.0.0.1:6379") + "/14"
 STORE_TTL = "600"
 _INSTALL_HINT = "run `bash scripts/test` (or `npm ci --prefix tests/e2e/clients`)"
 
