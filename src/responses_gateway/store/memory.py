@@ -19,29 +19,61 @@ class MemoryStore(ResponseStore):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._responses: OrderedDict[str, StoredResponse] = OrderedDict()
         # Records are kept serialised so callers never share objects with the store.
+        self._responses: dict[str, bytes] = {}
+        # Per owner: response ids in first-insert order with their sizes, and the sum.
+        self._owned: dict[str, OrderedDict[str, int]] = {}
+        self._owned_bytes: dict[str, int] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}
         self._cancels: set[str] = set()
         self._conversations: dict[str, Conversation] = {}
+        self._items: dict[str, str] = {}  # item id -> response or conversation id
         self._changed = asyncio.Condition()
 
     async def put(self, record: StoredResponse) -> None:
-        self._responses[record.id] = StoredResponse.from_json(record.to_json())
-        while len(self._responses) > self.max_entries:
-            oldest, _ = self._responses.popitem(last=False)
-            self._events.pop(oldest, None)
+        body = self._checked_json(record)
+        previous = self._responses.get(record.id)
+        sizes = self._owned.setdefault(record.owner, OrderedDict())
+        if previous is not None and record.id not in sizes:  # moved to another owner
+            self._forget_size(StoredResponse.from_json(previous).owner, record.id)
+        self._responses[record.id] = body
+        # A replace keeps its place (eviction goes by first insert) and counts its new size.
+        self._owned_bytes[record.owner] = (self._owned_bytes.get(record.owner, 0)
+                                           + len(body) - sizes.get(record.id, 0))
+        sizes[record.id] = len(body)
+        for item_id in record.item_ids():
+            self._items[item_id] = record.id
+        while len(sizes) > 1 and (len(sizes) > self.max_entries
+                                  or self._owned_bytes[record.owner] > self.max_owner_bytes):
+            await self.delete(next(iter(sizes)))
+
+    def _forget_size(self, owner: str, response_id: str) -> None:
+        size = self._owned.get(owner, {}).pop(response_id, None)
+        if size is not None:
+            self._owned_bytes[owner] -= size
 
     async def get(self, response_id: str) -> StoredResponse | None:
-        record = self._responses.get(response_id)
-        if record is None or record.expires_at < time.time():
+        raw = self._responses.get(response_id)
+        if raw is None:
             return None
-        return StoredResponse.from_json(record.to_json())
+        record = StoredResponse.from_json(raw)
+        return None if record.expires_at < time.time() else record
 
     async def delete(self, response_id: str) -> bool:
         self._events.pop(response_id, None)
         self._cancels.discard(response_id)
-        return self._responses.pop(response_id, None) is not None
+        raw = self._responses.pop(response_id, None)
+        if raw is None:
+            return False
+        record = StoredResponse.from_json(raw)
+        self._forget_size(record.owner, response_id)
+        for item_id in record.item_ids():
+            if self._items.get(item_id) == response_id:
+                del self._items[item_id]
+        return True
+
+    async def locate_items(self, item_ids: list[str]) -> dict[str, str]:
+        return {i: self._items[i] for i in item_ids if i in self._items}
 
     async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
         log = self._events.setdefault(response_id, [])
@@ -68,7 +100,10 @@ class MemoryStore(ResponseStore):
         return response_id in self._cancels
 
     async def put_conversation(self, conversation: Conversation) -> None:
-        self._conversations[conversation.id] = Conversation.from_json(conversation.to_json())
+        self._conversations[conversation.id] = Conversation.from_json(
+            self._checked_json(conversation))
+        for item_id in conversation.item_ids():
+            self._items.setdefault(item_id, conversation.id)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         found = self._conversations.get(conversation_id)
@@ -77,7 +112,13 @@ class MemoryStore(ResponseStore):
         return Conversation.from_json(found.to_json())
 
     async def delete_conversation(self, conversation_id: str) -> bool:
-        return self._conversations.pop(conversation_id, None) is not None
+        found = self._conversations.pop(conversation_id, None)
+        if found is None:
+            return False
+        for item_id in found.item_ids():
+            if self._items.get(item_id) == conversation_id:
+                del self._items[item_id]
+        return True
 
     async def edit_conversation(self, conversation_id: str,
                                 edit: Callable[[Conversation], None]) -> Conversation | None:
@@ -91,11 +132,12 @@ class MemoryStore(ResponseStore):
 
     async def purge_expired(self) -> int:
         now = time.time()
-        expired = [k for k, r in self._responses.items() if r.expires_at < now]
+        expired = [k for k, raw in self._responses.items()
+                   if StoredResponse.from_json(raw).expires_at < now]
         for key in expired:
             await self.delete(key)
         for key in [k for k, c in self._conversations.items() if c.expires_at < now]:
-            del self._conversations[key]
+            await self.delete_conversation(key)
         for key in [k for k in self._events if k not in self._responses]:
             del self._events[key]  # logged for a response deleted while it ran
         self._cancels &= set(self._responses)

@@ -32,27 +32,74 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 return top
 """
 
-# KEYS: index. ARGV: max entries, key prefix. Pops the oldest beyond the bound, with their keys.
-_EVICT = """
-local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
-if excess <= 0 then return 0 end
-local popped = redis.call('ZPOPMIN', KEYS[1], excess)
-for i = 1, #popped, 2 do
-  local id = popped[i]
-  redis.call('DEL', ARGV[2] .. 'resp:' .. id, ARGV[2] .. 'events:' .. id,
-             ARGV[2] .. 'cancel:' .. id)
+# Deletes one response's keys and takes it off its owner's index and byte count.
+# KEYS: sizes hash, bytes hash. ARGV: key prefix, response id. Returns 1 if it existed.
+_FORGET = """
+local function forget(prefix, id)
+  local deleted = redis.call('DEL', prefix .. 'resp:' .. id)
+  redis.call('DEL', prefix .. 'events:' .. id, prefix .. 'cancel:' .. id)
+  local owner = ''
+  local meta = redis.call('HGET', KEYS[1], id)
+  if meta then
+    local size, found = string.match(meta, '^(%d+) (.*)$')
+    owner = found
+    redis.call('HINCRBY', KEYS[2], owner, 0 - tonumber(size))
+    redis.call('HDEL', KEYS[1], id)
+  end
+  local index = prefix .. 'index'
+  if owner ~= '' then index = index .. ':' .. owner end
+  redis.call('ZREM', index, id)
+  return deleted
 end
-return excess
 """
 
-# KEYS: index. ARGV: key prefix, then ids. Drops index members whose response key is gone.
-_PURGE = """
+# KEYS: sizes hash, bytes hash, response key, events key, owner's index, owners set.
+# ARGV: key prefix, id, owner, body, ttl ms (0: expired), now, max entries, max bytes,
+# then the ids of the items the response holds. Stores the response, indexes its items, then
+# evicts the owner's oldest responses (never this one) beyond the owner's bounds.
+_PUT = _FORGET + """
+local prefix, id, owner, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
+local size = 0
+if ttl > 0 then
+  redis.call('SET', KEYS[3], ARGV[4], 'PX', ttl)
+  redis.call('PEXPIRE', KEYS[4], ttl)
+  size = string.len(ARGV[4])
+  for i = 9, #ARGV do redis.call('SET', prefix .. 'item:' .. ARGV[i], id, 'PX', ttl) end
+else
+  redis.call('DEL', KEYS[3])
+end
+redis.call('ZADD', KEYS[5], 'NX', ARGV[6], id)
+redis.call('SADD', KEYS[6], owner)
+local old = redis.call('HGET', KEYS[1], id)
+local old_size = 0
+if old then old_size = tonumber(string.match(old, '^(%d+)')) end
+redis.call('HSET', KEYS[1], id, size .. ' ' .. owner)
+local used = redis.call('HINCRBY', KEYS[2], owner, size - old_size)
+local count = redis.call('ZCARD', KEYS[5])
+while count > 1 and (count > tonumber(ARGV[7]) or used > tonumber(ARGV[8])) do
+  local oldest = redis.call('ZRANGE', KEYS[5], 0, 0)[1]
+  if oldest == id then break end
+  local meta = redis.call('HGET', KEYS[1], oldest)
+  if meta then used = used - tonumber(string.match(meta, '^(%d+)')) end
+  forget(prefix, oldest)
+  redis.call('ZREM', KEYS[5], oldest)  -- also for entries written before sizes were kept
+  count = count - 1
+end
+return count
+"""
+
+# KEYS: sizes hash, bytes hash. ARGV: key prefix, response id.
+_DELETE = _FORGET + "return forget(ARGV[1], ARGV[2])"
+
+# KEYS: sizes hash, bytes hash, an owner's index. ARGV: key prefix, then ids. Forgets index
+# members whose response key is gone (expired); returns how many.
+_PURGE = _FORGET + """
 local removed = 0
 for i = 2, #ARGV do
   local id = ARGV[i]
   if redis.call('EXISTS', ARGV[1] .. 'resp:' .. id) == 0 then
-    removed = removed + redis.call('ZREM', KEYS[1], id)
-    redis.call('DEL', ARGV[1] .. 'events:' .. id, ARGV[1] .. 'cancel:' .. id)
+    removed = removed + redis.call('ZREM', KEYS[3], id)
+    forget(ARGV[1], id)
   end
 end
 return removed
@@ -60,10 +107,14 @@ return removed
 
 
 class RedisStore(ResponseStore):
-    """Responses as strings with a TTL, event logs as streams, `{prefix}index` for the bound.
+    """Responses as strings with a TTL, event logs as streams.
 
-    Every key carries its own expiry, so Redis itself removes expired data; `purge_expired`
-    only drops index entries whose response is gone.
+    Per owner, `{prefix}index:{owner}` (the default owner's is `{prefix}index`, as before
+    owners existed) orders responses by first write; `{prefix}sizes` maps a response id to
+    "size owner" and `{prefix}bytes` an owner to its total; `{prefix}owners` lists owners.
+    `{prefix}item:{item id}` names the response or conversation holding an item. Every
+    record key carries its own expiry, so Redis itself removes expired data;
+    `purge_expired` drops index entries (and byte counts) whose response is gone.
     """
 
     name = "redis"
@@ -78,34 +129,34 @@ class RedisStore(ResponseStore):
                                "pip install 'responses-gateway[redis]'") from exc
         self.url = url
         self.prefix = prefix
-        self._index = f"{prefix}index"
+        self._sizes, self._bytes = f"{prefix}sizes", f"{prefix}bytes"
+        self._owners = f"{prefix}owners"
         # No connection is made until the first command, inside the running event loop.
         self._redis = aioredis.Redis.from_url(url, decode_responses=False)
         self._append = self._redis.register_script(_APPEND)
-        self._evict = self._redis.register_script(_EVICT)
+        self._put = self._redis.register_script(_PUT)
+        self._delete = self._redis.register_script(_DELETE)
         self._purge = self._redis.register_script(_PURGE)
         self._watch_error = WatchError
 
     def _key(self, kind: str, ident: str) -> str:
         return f"{self.prefix}{kind}:{ident}"
 
+    def _index(self, owner: str) -> str:
+        return f"{self.prefix}index:{owner}" if owner else f"{self.prefix}index"
+
     async def close(self) -> None:
         await self._redis.aclose()
 
     # -- responses ----------------------------------------------------------------------
     async def put(self, record: StoredResponse) -> None:
-        key, ttl_ms = self._key("resp", record.id), _remaining_ms(record.expires_at)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if ttl_ms:
-                pipe.set(key, record.to_json(), px=ttl_ms)
-                pipe.pexpire(self._key("events", record.id), ttl_ms)
-            else:  # already expired: invisible at once; purge_expired counts it
-                pipe.delete(key)
-            pipe.zadd(self._index, {record.id: time.time()}, nx=True)  # first insert counts
-            pipe.zcard(self._index)
-            *_, count = await pipe.execute()
-        if count > self.max_entries:
-            await self._evict(keys=[self._index], args=[self.max_entries, self.prefix])
+        body = self._checked_json(record)
+        await self._put(keys=[self._sizes, self._bytes, self._key("resp", record.id),
+                              self._key("events", record.id), self._index(record.owner),
+                              self._owners],
+                        args=[self.prefix, record.id, record.owner, body,
+                              _remaining_ms(record.expires_at), time.time(), self.max_entries,
+                              self.max_owner_bytes, *record.item_ids()])
 
     async def get(self, response_id: str) -> StoredResponse | None:
         raw = await self._redis.get(self._key("resp", response_id))
@@ -115,12 +166,15 @@ class RedisStore(ResponseStore):
         return None if record.expires_at < time.time() else record
 
     async def delete(self, response_id: str) -> bool:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._key("resp", response_id))
-            pipe.delete(self._key("events", response_id), self._key("cancel", response_id))
-            pipe.zrem(self._index, response_id)
-            deleted, *_ = await pipe.execute()
+        deleted = await self._delete(keys=[self._sizes, self._bytes],
+                                     args=[self.prefix, response_id])
         return int(deleted) > 0
+
+    async def locate_items(self, item_ids: list[str]) -> dict[str, str]:
+        if not item_ids:
+            return {}
+        found = await self._redis.mget([self._key("item", i) for i in item_ids])
+        return {i: bytes(c).decode() for i, c in zip(item_ids, found) if c is not None}
 
     # -- stream events ------------------------------------------------------------------
     async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
@@ -152,10 +206,20 @@ class RedisStore(ResponseStore):
     # -- conversations ------------------------------------------------------------------
     async def put_conversation(self, conversation: Conversation) -> None:
         key, ttl_ms = self._key("conv", conversation.id), _remaining_ms(conversation.expires_at)
-        if ttl_ms:
-            await self._redis.set(key, conversation.to_json(), px=ttl_ms)
-        else:
-            await self._redis.delete(key)
+        body = self._checked_json(conversation)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if ttl_ms:
+                pipe.set(key, body, px=ttl_ms)
+                self._index_items(pipe, conversation.id, conversation.item_ids(), ttl_ms)
+            else:
+                pipe.delete(key)
+            await pipe.execute()
+
+    def _index_items(self, pipe: Any, conversation_id: str, item_ids: list[str],
+                     ttl_ms: int) -> None:
+        # An item a response also holds stays indexed to the response (nx).
+        for item_id in item_ids:
+            pipe.set(self._key("item", item_id), conversation_id, px=ttl_ms, nx=True)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         raw = await self._redis.get(self._key("conv", conversation_id))
@@ -182,11 +246,15 @@ class RedisStore(ResponseStore):
                     conversation = Conversation.from_json(raw)
                     if conversation.expires_at < time.time():
                         return None
+                    before = set(conversation.item_ids())
                     edit(conversation)
                     conversation.expires_at = self.expiry()
+                    body = self._checked_json(conversation)
+                    ttl_ms = _remaining_ms(conversation.expires_at)
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, conversation.to_json(),
-                             px=_remaining_ms(conversation.expires_at))
+                    pipe.set(key, body, px=ttl_ms)
+                    self._index_items(pipe, conversation_id, [
+                        i for i in conversation.item_ids() if i not in before], ttl_ms)
                     await pipe.execute()
                     return conversation
                 except self._watch_error:
@@ -195,15 +263,21 @@ class RedisStore(ResponseStore):
     # -- housekeeping -------------------------------------------------------------------
     async def purge_expired(self) -> int:
         removed = 0
-        batch: list[bytes] = []
-        async for member, _score in self._redis.zscan_iter(self._index, count=500):
-            batch.append(member)
-            if len(batch) >= 500:
-                removed += await self._purge(keys=[self._index], args=[self.prefix, *batch])
-                batch.clear()
-        if batch:
-            removed += await self._purge(keys=[self._index], args=[self.prefix, *batch])
+        for raw_owner in await self._redis.smembers(self._owners):  # type: ignore[misc]
+            index = self._index(bytes(raw_owner).decode())
+            batch: list[bytes] = []
+            async for member, _score in self._redis.zscan_iter(index, count=500):
+                batch.append(member)
+                if len(batch) >= 500:
+                    removed += await self._purge_batch(index, batch)
+                    batch = []
+            if batch:
+                removed += await self._purge_batch(index, batch)
         return removed
+
+    async def _purge_batch(self, index: str, ids: list[bytes]) -> int:
+        return int(await self._purge(keys=[self._sizes, self._bytes, index],
+                                     args=[self.prefix, *ids]))
 
 
 def _remaining_ms(expires_at: float) -> int:
