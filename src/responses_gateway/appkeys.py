@@ -12,13 +12,16 @@ from .protocol.errors import InvalidRequest
 from .store import ResponseStore
 from .translate.reasoning import ReasoningSeal
 
-__all__ = ["require_store", "runs_key", "seal_key", "session_key", "settings_key", "store_key"]
+__all__ = ["owner_secret_key", "require_store", "too_large", "runs_key", "seal_key", "session_key",
+           "settings_key", "store_key"]
 
 settings_key = web.AppKey("responses_gateway.settings", Settings)
 session_key = web.AppKey("responses_gateway.session", aiohttp.ClientSession)
 # Absent when the store is off (`--store none`).
 store_key = web.AppKey("responses_gateway.store", ResponseStore)
 seal_key = web.AppKey("responses_gateway.seal", ReasoningSeal)
+# The secret client keys are hashed under to name the owner of stored records (tenancy.py).
+owner_secret_key = web.AppKey("responses_gateway.owner_secret", bytes)
 # Background runs of this process, by response id; cancelled and awaited at shutdown.
 runs_key = web.AppKey("responses_gateway.runs", dict[str, asyncio.Task[None]])
 
@@ -30,3 +33,12 @@ def require_store(app: web.Application, feature: str) -> ResponseStore:
         raise InvalidRequest(f"{feature} need the response store, which is off on this gateway "
                              "(--store none).", code="store_disabled")
     return store
+
+
+def too_large(size: int, limit: int, param: str) -> InvalidRequest:
+    """The 400 for a response or conversation that would be stored over the size limit."""
+    return InvalidRequest(
+        f"This would be stored as {size} bytes, over this gateway's limit of {limit} bytes "
+        "per stored response or conversation (--store-max-response-bytes). Send less, "
+        "start a new conversation, or use store: false.",
+        param=param, code="stored_response_too_large")

@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
+import orjson
 from aiohttp import web
 
-from .appkeys import seal_key, session_key, settings_key, store_key
+from .appkeys import seal_key, session_key, settings_key, store_key, too_large
 from .config import Upstream
 from .leases import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound, UpstreamError, UpstreamProtocolError
 from .protocol.requests import CreateRequest
-from .store import Conversation, ResponseStore, StoredResponse
+from .references import resolve_references
+from .store import DEFAULT_OWNER, Conversation, RecordTooLarge, ResponseStore, StoredResponse
 from .translate.history import to_assistant_message, with_item_ids
 from .translate.compaction import open_compaction
 from .translate.reasoning import SEALED_PREFIX, reasoning_text_of
@@ -51,6 +53,7 @@ class Generation:
     machine: ResponseStream
     client: UpstreamClient
     store: ResponseStore | None
+    owner: str = DEFAULT_OWNER  # whose response this is (tenancy.owner_of)
     conversation: Conversation | None = None
     # Serialises writes of this response: a progress checkpoint must never land after the
     # final record.
@@ -159,6 +162,7 @@ class Generation:
             upstream=self.upstream.name,
             lease_until=lease_until,
             expires_at=self.store.expiry() if self.store is not None else 0.0,
+            owner=self.owner,
         )
 
     async def checkpoint(self, *, lease_until: float) -> None:
@@ -174,7 +178,11 @@ class Generation:
             return
         assert self.store is not None
         async with self.write_lock:
-            await self._persist(self.store)
+            try:
+                await self._persist(self.store)
+            except RecordTooLarge as exc:  # the output made it too large: the client has it
+                logger.warning("%s was not stored: %s (--store-max-response-bytes)",
+                               self.response_id, exc)
 
     async def _persist(self, store: ResponseStore) -> None:
         if self.create.background:
@@ -192,13 +200,15 @@ class Generation:
                 [*record.input_items, *self.machine.snapshot()["output"]])
 
 
-async def prepare_generation(app: web.Application, create: CreateRequest, *,
+async def prepare_generation(app: web.Application, create: CreateRequest, *, owner: str,
                              stream_upstream: bool | None = None,
                              local: dict[str, StoredResponse] | None = None) -> Generation:
     """Load history, pick the upstream and translate; raises InvalidRequest / NotFound.
 
-    `local` holds responses known only to one WebSocket connection (`store: false` turns),
-    which `previous_response_id` may continue there.
+    `owner` (tenancy.owner_of) is whose stored responses, conversations and items the
+    request may build on; another owner's are not found. `local` holds responses known only
+    to one WebSocket connection (`store: false` turns), which `previous_response_id` and
+    item references may use there.
     """
     settings = app[settings_key]
     store = app.get(store_key)
@@ -214,9 +224,12 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     if stream_upstream is None and upstream.profile.stream_upstream:
         stream_upstream = True
     if local_record is not None:
-        history, conversation, items = local_record.messages, None, create.input
+        history, conversation = local_record.messages, None
     else:
-        history, conversation, items = await _load_history(create, store)
+        history, conversation = await _load_history(create, store, owner)
+    create = _with_input(create, await resolve_references(
+        store, create.input, owner=owner, storing=create.store, local=local))
+    items = create.input
     seal = app[seal_key]
     # Reasoning is only replayed to the same kind of provider at the same host: another
     # provider would reject it, or be misled by it.
@@ -261,8 +274,24 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
                              seal_reasoning=seal_reasoning,
                              think_tags=upstream.profile.think_tags)
     client = UpstreamClient(app[session_key], upstream, settings.timeouts)
-    return Generation(create=create, upstream=upstream, chat=chat, machine=machine,
-                      client=client, store=store, conversation=conversation)
+    generation = Generation(create=create, upstream=upstream, chat=chat, machine=machine,
+                            client=client, store=store, owner=owner, conversation=conversation)
+    if generation.persistent and store is not None:
+        _check_stored_size(generation, store)
+    return generation
+
+
+def _check_stored_size(generation: Generation, store: ResponseStore) -> None:
+    """Refuse, before anything goes upstream, a response whose record (or conversation)
+    would already be over the per-record limit without its output."""
+    size = len(orjson.dumps(generation.chat.carried_messages))
+    size += len(orjson.dumps(generation.listed_input))
+    if size > store.max_record_bytes:
+        raise too_large(size, store.max_record_bytes, "input")
+    if generation.conversation is not None:
+        size = len(generation.conversation.to_json()) + len(orjson.dumps(generation.listed_input))
+        if size > store.max_record_bytes:
+            raise too_large(size, store.max_record_bytes, "conversation")
 
 
 def _with_input(create: CreateRequest, items: list[dict[str, Any]]) -> CreateRequest:
@@ -291,14 +320,13 @@ def _check_stateful(create: CreateRequest, store: ResponseStore | None) -> None:
                              param="store", code="invalid_value")
 
 
-async def _load_history(create: CreateRequest, store: ResponseStore | None
-                        ) -> tuple[list[dict[str, Any]], Conversation | None,
-                                   list[dict[str, Any]]]:
+async def _load_history(create: CreateRequest, store: ResponseStore | None, owner: str
+                        ) -> tuple[list[dict[str, Any]], Conversation | None]:
     if store is None:
-        return [], None, create.input
+        return [], None
     previous_id = create.body.get("previous_response_id")
     if previous_id:
-        record = await store.get(previous_id)
+        record = await store.get_owned(previous_id, owner)
         if record is None:
             raise NotFound(f"Previous response with id '{previous_id}' not found.",
                            param="previous_response_id", code="previous_response_not_found")
@@ -307,16 +335,16 @@ async def _load_history(create: CreateRequest, store: ResponseStore | None
         if record.status in ("queued", "in_progress"):
             raise InvalidRequest(f"Previous response '{previous_id}' is still in progress.",
                                  param="previous_response_id", code="previous_response_pending")
-        return record.messages, None, create.input
+        return record.messages, None
     ref = create.body.get("conversation")
     conversation_id = ref.get("id") if isinstance(ref, dict) else ref
     if conversation_id:
         if not isinstance(conversation_id, str):
             raise InvalidRequest("'conversation' must be an id or {\"id\": ...}.",
                                  param="conversation", code="invalid_type")
-        conversation = await store.get_conversation(conversation_id)
+        conversation = await store.get_conversation_owned(conversation_id, owner)
         if conversation is None:
             raise NotFound(f"Conversation with id '{conversation_id}' not found.",
                            param="conversation", code="conversation_not_found")
-        return [], conversation, create.input
-    return [], None, create.input
+        return [], conversation
+    return [], None

@@ -15,7 +15,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from .appkeys import seal_key, session_key, settings_key, store_key
+from .appkeys import owner_secret_key, seal_key, session_key, settings_key, store_key
 from .background import track_runs
 from .config import Settings
 from .protocol.errors import (
@@ -30,6 +30,7 @@ from .compaction import compact_response
 from .rendering import error_response
 from .retrieval import cancel_response, delete_response, get_response, list_input_items
 from .store import ResponseStore, open_store
+from .tenancy import owner_secret, presented_key
 from .translate.reasoning import ReasoningSeal
 from .upstream import create_session
 from .views import create_response, health, list_models
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[settings_key] = settings
     app[seal_key] = ReasoningSeal(settings.reasoning_key or os.urandom(32))
+    app[owner_secret_key] = owner_secret(app[seal_key].key)
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_response_store)
     app.cleanup_ctx.append(track_runs)
@@ -98,7 +100,9 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
 async def _response_store(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     store = open_store(settings.store_url, ttl=settings.store_ttl,
-                       max_entries=settings.store_max_entries)
+                       max_entries=settings.store_max_entries,
+                       max_owner_bytes=settings.store_max_key_bytes,
+                       max_record_bytes=settings.store_max_response_bytes)
     purger = None
     if store is not None:
         app[store_key] = store
@@ -166,17 +170,9 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
 async def _auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     keys = request.app[settings_key].api_keys
     if keys and request.path not in _PUBLIC_PATHS:
-        presented = _presented_key(request)
+        presented = presented_key(request)
         if presented is None:
             raise AuthenticationFailed("Missing API key: send 'Authorization: Bearer <key>'.")
         if not any(hmac.compare_digest(presented.encode(), key.encode()) for key in keys):
             raise AuthenticationFailed("Incorrect API key provided.")
     return await handler(request)
-
-
-def _presented_key(request: web.Request) -> str | None:
-    auth = request.headers.get("Authorization", "")
-    scheme, _, value = auth.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return request.headers.get("api-key") or None

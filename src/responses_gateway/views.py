@@ -15,6 +15,7 @@ from .generation import Generation, prepare_generation
 from .protocol.errors import UpstreamError
 from .protocol.requests import parse_create_request
 from .protocol.sse import DONE_FRAME, encode_event
+from .tenancy import owner_of
 from .rendering import SSE_HEADERS, json_response
 from .translate.stream import Event
 from .upstream import UpstreamClient
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 async def create_response(request: web.Request) -> web.StreamResponse:
     """POST /v1/responses: JSON or SSE (chosen by the body's `stream`), or a background run."""
     create = parse_create_request(await request.read())
-    generation = await prepare_generation(request.app, create,
+    generation = await prepare_generation(request.app, create, owner=owner_of(request),
                                           stream_upstream=True if create.background else None)
     if create.background:
         record = await start_background(request.app, generation)

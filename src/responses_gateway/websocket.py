@@ -19,6 +19,7 @@ from .generation import prepare_generation
 from .protocol.errors import GatewayError, InvalidRequest
 from .protocol.requests import validate_create_request
 from .store import StoredResponse
+from .tenancy import owner_of
 
 __all__ = ["responses_websocket"]
 
@@ -54,7 +55,8 @@ async def _turn(request: web.Request, ws: web.WebSocketResponse, data: str,
         body = _create_body(data)
         parent = body.get("previous_response_id")
         create = validate_create_request({**body, "stream": True})
-        generation = await prepare_generation(request.app, create, local=local)
+        generation = await prepare_generation(request.app, create, owner=owner_of(request),
+                                              local=local)
         failed = False
         async for batch in generation.events():
             for event in batch:

@@ -48,7 +48,8 @@ class MemoryStore(ResponseStore):
             await self.delete(next(iter(sizes)))
 
     def _forget_size(self, owner: str, response_id: str) -> None:
-        size = self._owned.get(owner, {}).pop(response_id, None)
+        sizes = self._owned.get(owner)
+        size = sizes.pop(response_id, None) if sizes is not None else None
         if size is not None:
             self._owned_bytes[owner] -= size
 

@@ -174,7 +174,7 @@ class RedisStore(ResponseStore):
         if not item_ids:
             return {}
         found = await self._redis.mget([self._key("item", i) for i in item_ids])
-        return {i: bytes(c).decode() for i, c in zip(item_ids, found) if c is not None}
+        return {i: _text(c) for i, c in zip(item_ids, found) if c is not None}
 
     # -- stream events ------------------------------------------------------------------
     async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
@@ -263,8 +263,8 @@ class RedisStore(ResponseStore):
     # -- housekeeping -------------------------------------------------------------------
     async def purge_expired(self) -> int:
         removed = 0
-        for raw_owner in await self._redis.smembers(self._owners):  # type: ignore[misc]
-            index = self._index(bytes(raw_owner).decode())
+        for raw_owner in await self._redis.smembers(self._owners):
+            index = self._index(_text(raw_owner))
             batch: list[bytes] = []
             async for member, _score in self._redis.zscan_iter(index, count=500):
                 batch.append(member)
@@ -278,6 +278,10 @@ class RedisStore(ResponseStore):
     async def _purge_batch(self, index: str, ids: list[bytes]) -> int:
         return int(await self._purge(keys=[self._sizes, self._bytes, index],
                                      args=[self.prefix, *ids]))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _remaining_ms(expires_at: float) -> int:
