@@ -62,6 +62,7 @@ class Generation:
     # steps too, because a Task.cancel() can be swallowed by a client library mid-call.
     cancel_requested: bool = False
     settling: bool = False  # the run is storing its cancelled/failed end: leave it be
+    size_hint: int = 0  # the stored record's expected size without its output (bytes)
     tail: list[Event] | None = None  # the terminal events, once the machine produced them
 
     @property
@@ -170,7 +171,8 @@ class Generation:
         assert self.store is not None
         async with self.write_lock:
             if self.machine.phase is not Phase.DONE:
-                await self.store.put(self.stored_record(lease_until=lease_until))
+                await self.store.put(self.stored_record(lease_until=lease_until),
+                                     size_hint=self.size_hint)
 
     async def persist(self) -> None:
         """Store the final response (and extend its conversation) if storing is on."""
@@ -192,7 +194,7 @@ class Generation:
             if current.lease_until is None and current.status not in ("queued", "in_progress"):
                 return  # already settled by someone else (cancelled, or taken for dead)
         record = self.stored_record()
-        await store.put(record)
+        await store.put(record, size_hint=self.size_hint)
         if self.conversation is not None:
             # Appended atomically: other responses may extend the conversation meanwhile.
             await store.append_conversation_items(
@@ -201,6 +203,7 @@ class Generation:
 
 
 async def prepare_generation(app: web.Application, create: CreateRequest, *, owner: str,
+                             request_bytes: int | None = None,
                              stream_upstream: bool | None = None,
                              local: dict[str, StoredResponse] | None = None) -> Generation:
     """Load history, pick the upstream and translate; raises InvalidRequest / NotFound.
@@ -208,7 +211,8 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *, own
     `owner` (tenancy.owner_of) is whose stored responses, conversations and items the
     request may build on; another owner's are not found. `local` holds responses known only
     to one WebSocket connection (`store: false` turns), which `previous_response_id` and
-    item references may use there.
+    item references may use there. `request_bytes`, the size of the request as received,
+    spares measuring its input for the stored-size check.
     """
     settings = app[settings_key]
     store = app.get(store_key)
@@ -277,21 +281,24 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *, own
     generation = Generation(create=create, upstream=upstream, chat=chat, machine=machine,
                             client=client, store=store, owner=owner, conversation=conversation)
     if generation.persistent and store is not None:
-        _check_stored_size(generation, store)
+        _check_stored_size(generation, store, history, request_bytes)
     return generation
 
 
-def _check_stored_size(generation: Generation, store: ResponseStore) -> None:
+def _check_stored_size(generation: Generation, store: ResponseStore,
+                       history: list[dict[str, Any]], request_bytes: int | None) -> None:
     """Refuse, before anything goes upstream, a response whose record (or conversation)
-    would already be over the per-record limit without its output."""
-    size = len(orjson.dumps(generation.chat.carried_messages))
-    size += len(orjson.dumps(generation.listed_input))
+    would already be over the per-record limit without its output; note the expected size,
+    so a large record is written off the event loop. This turn's input is stored once
+    (store/dedup.py), so it counts once: as the request's size when known."""
+    turn = (len(orjson.dumps(generation.listed_input)) if request_bytes is None
+            else request_bytes)
+    size = turn + (len(orjson.dumps(history)) if history else 0)
+    if generation.conversation is not None:
+        size += len(orjson.dumps(generation.conversation.items))
+    generation.size_hint = size
     if size > store.max_record_bytes:
         raise too_large(size, store.max_record_bytes, "input")
-    if generation.conversation is not None:
-        size = len(generation.conversation.to_json()) + len(orjson.dumps(generation.listed_input))
-        if size > store.max_record_bytes:
-            raise too_large(size, store.max_record_bytes, "conversation")
 
 
 def _with_input(create: CreateRequest, items: list[dict[str, Any]]) -> CreateRequest:

@@ -27,8 +27,10 @@ logger = logging.getLogger(__name__)
 
 async def create_response(request: web.Request) -> web.StreamResponse:
     """POST /v1/responses: JSON or SSE (chosen by the body's `stream`), or a background run."""
-    create = parse_create_request(await request.read())
+    raw = await request.read()
+    create = parse_create_request(raw)
     generation = await prepare_generation(request.app, create, owner=owner_of(request),
+                                          request_bytes=len(raw),
                                           stream_upstream=True if create.background else None)
     if create.background:
         record = await start_background(request.app, generation)

@@ -56,7 +56,7 @@ async def _turn(request: web.Request, ws: web.WebSocketResponse, data: str,
         parent = body.get("previous_response_id")
         create = validate_create_request({**body, "stream": True})
         generation = await prepare_generation(request.app, create, owner=owner_of(request),
-                                              local=local)
+                                              request_bytes=len(data), local=local)
         failed = False
         async for batch in generation.events():
             for event in batch:

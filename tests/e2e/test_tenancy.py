@@ -196,6 +196,16 @@ def test_a_response_over_the_stored_size_limit_is_refused_before_upstream(
                                                 "input": "x" * 30_000}).status_code == 200
         assert http.post("/v1/responses", json={"model": "mock-echo",
                                                 "input": "small"}).status_code == 200
+        # This turn's input is stored once, not again in the chat history: 12 KB fits.
+        kept = http.post("/v1/responses", json={"model": "mock-json", "input": "y" * 12_000})
+        assert kept.status_code == 200, kept.text
+        stored = http.get(f"/v1/responses/{kept.json()['id']}/input_items")
+        assert stored.status_code == 200, stored.text
+        assert stored.json()["data"][0]["content"][0]["text"] == "y" * 12_000
+        follow = http.post("/v1/responses", json={"model": "mock-echo", "input": "and?",
+                                                  "previous_response_id": kept.json()["id"]})
+        assert follow.status_code == 200, follow.text
+        assert stack.log.last_body()["messages"][0]["content"] == "y" * 12_000
 
 
 # -- 3. item_reference ---------------------------------------------------------------------

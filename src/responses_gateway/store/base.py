@@ -23,10 +23,12 @@ from __future__ import annotations
 import abc
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, AsyncIterator, Callable
 
 import orjson
+
+from .dedup import restore_messages, shrink_messages
 
 __all__ = ["DEFAULT_OWNER", "Conversation", "RecordTooLarge", "ResponseStore", "StoredResponse",
            "open_store"]
@@ -57,11 +59,20 @@ class StoredResponse:
     owner: str = DEFAULT_OWNER  # keyed hash of the client key that made it
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self)  # orjson reads dataclasses directly (asdict deep-copies)
+        """The stored form: large strings of `messages` that also occur in this turn's input
+        items or output are kept once (store/dedup.py)."""
+        shrunk = shrink_messages(self.input_items, self.response, self.messages)
+        if shrunk is None:
+            return orjson.dumps(self)  # orjson reads dataclasses directly (asdict deep-copies)
+        return orjson.dumps({f.name: getattr(self, f.name) for f in fields(self)}
+                            | {"messages": shrunk, "deduplicated": True})
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> StoredResponse:
-        return cls(**orjson.loads(raw))
+        data = orjson.loads(raw)
+        if data.pop("deduplicated", False):
+            data["messages"] = restore_messages(data)
+        return cls(**data)
 
     @property
     def status(self) -> str:
@@ -101,6 +112,11 @@ class Conversation:
     def to_object(self) -> dict[str, Any]:
         return {"id": self.id, "object": "conversation", "created_at": self.created_at,
                 "metadata": self.metadata}
+
+
+# Records (by the caller's estimate, or as read) at least this large are serialised, parsed
+# and written off the event loop.
+LARGE_RECORD_BYTES = 1 << 20
 
 
 def _ids(items: list[dict[str, Any]]) -> list[str]:
@@ -147,6 +163,19 @@ class ResponseStore(abc.ABC):
             raise RecordTooLarge(len(body), self.max_record_bytes)
         return body
 
+    async def _encode(self, record: StoredResponse, size_hint: int) -> bytes:
+        """`_checked_json`, in a worker thread when the record is expected to be large."""
+        if size_hint >= LARGE_RECORD_BYTES:
+            return await asyncio.to_thread(self._checked_json, record)
+        return self._checked_json(record)
+
+    @staticmethod
+    async def _decode(raw: bytes | str) -> StoredResponse:
+        """A stored response from its bytes, parsed in a worker thread when large."""
+        if len(raw) >= LARGE_RECORD_BYTES:
+            return await asyncio.to_thread(StoredResponse.from_json, raw)
+        return StoredResponse.from_json(raw)
+
     # -- reads on behalf of a client: another owner's record is absent --------------------
     async def get_owned(self, response_id: str, owner: str) -> StoredResponse | None:
         record = await self.get(response_id)
@@ -186,10 +215,12 @@ class ResponseStore(abc.ABC):
 
     # -- responses ----------------------------------------------------------------------
     @abc.abstractmethod
-    async def put(self, record: StoredResponse) -> None:
+    async def put(self, record: StoredResponse, *, size_hint: int = 0) -> None:
         """Insert or replace a response (its `expires_at` is set by the caller) and index
         its items; then evict the owner's oldest responses beyond the owner's bounds.
-        Raises RecordTooLarge (storing nothing) beyond `max_record_bytes`."""
+        Raises RecordTooLarge (storing nothing) beyond `max_record_bytes`. `size_hint` is
+        the caller's estimate of the serialised size: from LARGE_RECORD_BYTES on, the
+        record is serialised and written without blocking the event loop."""
 
     @abc.abstractmethod
     async def get(self, response_id: str) -> StoredResponse | None:

@@ -21,6 +21,7 @@ class MemoryStore(ResponseStore):
         super().__init__(**kwargs)
         # Records are kept serialised so callers never share objects with the store.
         self._responses: dict[str, bytes] = {}
+        self._meta: dict[str, tuple[str, float, list[str]]] = {}  # owner, expiry, item ids
         # Per owner: response ids in first-insert order with their sizes, and the sum.
         self._owned: dict[str, OrderedDict[str, int]] = {}
         self._owned_bytes: dict[str, int] = {}
@@ -30,13 +31,14 @@ class MemoryStore(ResponseStore):
         self._items: dict[str, str] = {}  # item id -> response or conversation id
         self._changed = asyncio.Condition()
 
-    async def put(self, record: StoredResponse) -> None:
-        body = self._checked_json(record)
-        previous = self._responses.get(record.id)
+    async def put(self, record: StoredResponse, *, size_hint: int = 0) -> None:
+        body = await self._encode(record, size_hint)
+        previous = self._meta.get(record.id)
         sizes = self._owned.setdefault(record.owner, OrderedDict())
         if previous is not None and record.id not in sizes:  # moved to another owner
-            self._forget_size(StoredResponse.from_json(previous).owner, record.id)
+            self._forget_size(previous[0], record.id)
         self._responses[record.id] = body
+        self._meta[record.id] = (record.owner, record.expires_at, record.item_ids())
         # A replace keeps its place (eviction goes by first insert) and counts its new size.
         self._owned_bytes[record.owner] = (self._owned_bytes.get(record.owner, 0)
                                            + len(body) - sizes.get(record.id, 0))
@@ -55,20 +57,18 @@ class MemoryStore(ResponseStore):
 
     async def get(self, response_id: str) -> StoredResponse | None:
         raw = self._responses.get(response_id)
-        if raw is None:
+        if raw is None or self._meta[response_id][1] < time.time():
             return None
-        record = StoredResponse.from_json(raw)
-        return None if record.expires_at < time.time() else record
+        return await self._decode(raw)
 
     async def delete(self, response_id: str) -> bool:
         self._events.pop(response_id, None)
         self._cancels.discard(response_id)
-        raw = self._responses.pop(response_id, None)
-        if raw is None:
+        if self._responses.pop(response_id, None) is None:
             return False
-        record = StoredResponse.from_json(raw)
-        self._forget_size(record.owner, response_id)
-        for item_id in record.item_ids():
+        owner, _, item_ids = self._meta.pop(response_id)
+        self._forget_size(owner, response_id)
+        for item_id in item_ids:
             if self._items.get(item_id) == response_id:
                 del self._items[item_id]
         return True
@@ -133,8 +133,7 @@ class MemoryStore(ResponseStore):
 
     async def purge_expired(self) -> int:
         now = time.time()
-        expired = [k for k, raw in self._responses.items()
-                   if StoredResponse.from_json(raw).expires_at < now]
+        expired = [k for k, (_, expires_at, _) in self._meta.items() if expires_at < now]
         for key in expired:
             await self.delete(key)
         for key in [k for k, c in self._conversations.items() if c.expires_at < now]:

@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator, Callable, Iterator
 
 import orjson
 
-from .base import Conversation, ResponseStore, StoredResponse
+from .base import LARGE_RECORD_BYTES, Conversation, ResponseStore, StoredResponse
 
 __all__ = ["SqliteStore"]
 
@@ -57,8 +57,6 @@ END""",
     "CREATE INDEX IF NOT EXISTS items_container ON items (container)",
 )
 
-# Records at least this large are written from a worker thread, so the event loop goes on.
-_THREAD_WRITE_BYTES = 1 << 20
 
 
 class SqliteStore(ResponseStore):
@@ -122,11 +120,11 @@ class SqliteStore(ResponseStore):
             self._conn = self._bulk = None
 
     # -- responses ----------------------------------------------------------------------
-    async def put(self, record: StoredResponse) -> None:
-        body = self._checked_json(record)
+    async def put(self, record: StoredResponse, *, size_hint: int = 0) -> None:
+        body = await self._encode(record, size_hint)
         now = time.time()
         async with self._lock:
-            if len(body) < _THREAD_WRITE_BYTES or self.path == ":memory:":
+            if len(body) < LARGE_RECORD_BYTES or self.path == ":memory:":
                 with self._write() as db:
                     self._put(db, record, body, now)
                 return
@@ -171,7 +169,7 @@ class SqliteStore(ResponseStore):
         row = self._db().execute(
             "SELECT body FROM responses WHERE id = ? AND expires_at >= ?",
             (response_id, time.time())).fetchone()
-        return None if row is None else StoredResponse.from_json(row[0])
+        return None if row is None else await self._decode(row[0])
 
     async def delete(self, response_id: str) -> bool:
         async with self._lock:
