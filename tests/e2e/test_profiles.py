@@ -149,27 +149,15 @@ class Stack:
         return self.model(self.spec.think_model)
 
 
-class ProfileLog:
+class ProfileLog(MockLog):
     """The part of the shared mock's log that reached one profile's path."""
 
-    def __init__(self, log: MockLog, profile: str) -> None:
-        self._log, self._prefix = log, f"/{profile}/v1/"
-
-    def clear(self) -> None:
-        self._log.clear()
+    def __init__(self, mock: Server, profile: str) -> None:
+        super().__init__(mock)
+        self._prefix = f"/{profile}/v1/"
 
     def requests(self) -> list[dict[str, Any]]:
-        return [r for r in self._log.requests() if r["path"].startswith(self._prefix)]
-
-    def last_chat(self) -> dict[str, Any]:
-        chats = [r for r in self.requests() if r["path"].endswith("/chat/completions")]
-        assert chats, f"the provider received no chat request; log: {self._log.requests()}"
-        return chats[-1]
-
-    def last_body(self) -> dict[str, Any]:
-        body = self.last_chat()["body"]
-        assert isinstance(body, dict), body
-        return body
+        return [r for r in super().requests() if r["path"].startswith(self._prefix)]
 
 
 # -- fixtures -----------------------------------------------------------------------------------
@@ -211,9 +199,8 @@ def shared(spawn_server: Callable[..., Server],
 @pytest.fixture(scope="module")
 def stacks(shared: tuple[Server, Server]) -> Iterator[dict[str, Stack]]:
     mock, gateway = shared
-    log = MockLog(mock)
     result = {name: Stack(
-        name, SPECS[name], ProfileLog(log, name),
+        name, SPECS[name], ProfileLog(mock, name),
         openai.OpenAI(base_url=gateway.url + "/v1", api_key=CLIENT_KEY, max_retries=0,
                       timeout=30, _strict_response_validation=True),
         httpx2.Client(base_url=gateway.url, timeout=30,
@@ -409,6 +396,15 @@ def test_text_parts(stacks: dict[str, Stack], profile: str) -> None:
                                    {"type": "text", "text": "two"}]
 
 
+# MiniMax wants its `<think>` text back in the content; sending reasoning back under the field
+# the provider used (translate/reasoning_fields, issue 10 item 1) does that.
+_THINK_REPLAY = pytest.mark.xfail(strict=True, reason="needs reasoning sent back as <think>")
+
+
+def _xfail_minimax(profile: str) -> Any:
+    return pytest.param(profile, marks=_THINK_REPLAY) if profile == "minimax" else profile
+
+
 def _turn(stack: Stack, stream: bool, **request: Any) -> Any:
     if stream:
         with stack.client.responses.stream(**request) as events:
@@ -418,7 +414,7 @@ def _turn(stack: Stack, stream: bool, **request: Any) -> Any:
 
 @pytest.mark.parametrize("stored", [False, True], ids=["stateless", "stored"])
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
-@pytest.mark.parametrize("profile", ALL)
+@pytest.mark.parametrize("profile", [_xfail_minimax(name) for name in ALL])
 def test_tool_loop_with_reasoning(stacks: dict[str, Stack], profile: str, stream: bool,
                                   stored: bool) -> None:
     """Two turns of a tool loop with reasoning on. Stateless: Codex's way (store false, the
