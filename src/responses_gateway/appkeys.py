@@ -8,12 +8,13 @@ import aiohttp
 from aiohttp import web
 
 from .config import Settings
+from .metrics import Metrics
 from .protocol.errors import InvalidRequest
 from .store import ResponseStore
 from .translate.reasoning import ReasoningSeal
 
-__all__ = ["owner_secret_key", "require_store", "too_large", "runs_key", "seal_key", "session_key",
-           "settings_key", "store_key"]
+__all__ = ["metrics_key", "owner_secret_key", "require_store", "runs_key", "seal_key",
+           "session_key", "settings_key", "store_key", "too_large"]
 
 settings_key = web.AppKey("responses_gateway.settings", Settings)
 session_key = web.AppKey("responses_gateway.session", aiohttp.ClientSession)
@@ -22,6 +23,8 @@ store_key = web.AppKey("responses_gateway.store", ResponseStore)
 seal_key = web.AppKey("responses_gateway.seal", ReasoningSeal)
 # The secret client keys are hashed under to name the owner of stored records (tenancy.py).
 owner_secret_key = web.AppKey("responses_gateway.owner_secret", bytes)
+# Absent when metrics are off (`--metrics off`).
+metrics_key = web.AppKey("responses_gateway.metrics", Metrics)
 # Background runs of this process, by response id; cancelled and awaited at shutdown.
 runs_key = web.AppKey("responses_gateway.runs", dict[str, asyncio.Task[None]])
 

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import orjson
 from aiohttp import web
 
+from . import observe
 from .appkeys import seal_key, session_key, settings_key, store_key, too_large
 from .config import Upstream
 from .leases import lease_expired, mark_dead
@@ -90,6 +91,7 @@ class Generation:
             # refusal (quota, moderation, bad parameter) as the first SSE frame of a 200 then
             # get an HTTP error, as if they had said so in the status line.
             first = await anext(chunks, None)
+            observe.note_first_token()
             yield self.machine.start()
             try:
                 if first is not None:
@@ -105,8 +107,10 @@ class Generation:
             except UpstreamError as exc:
                 logger.warning("upstream %s failed mid-stream for %s: %s", self.upstream.name,
                                self.response_id, exc.message)
+                observe.note_error(exc)
                 tail = self.machine.fail(exc)
             self.tail = tail
+            observe.note_result(self.machine.snapshot())
             try:
                 await self.persist()
             except Exception:  # the client still gets its answer; the store is what failed
@@ -124,6 +128,7 @@ class Generation:
         completion = await self.client.complete(self.chat.body)
         self._feed(completion)
         self.machine.finish(completed_at=int(time.time()))
+        observe.note_result(self.machine.snapshot())
         try:
             await self.persist()
         except Exception:  # the answer is not lost because the store failed
@@ -152,7 +157,8 @@ class Generation:
 
     def stored_record(self, *, lease_until: float | None = None) -> StoredResponse:
         messages = list(self.chat.carried_messages)
-        reply = to_assistant_message(self.machine.snapshot()["output"], self.chat.tool_map)
+        reply = to_assistant_message(self.machine.snapshot()["output"], self.chat.tool_map,
+                                     self.machine.call_extras)
         if reply is not None and lease_until is None:
             messages.append(reply)
         return StoredResponse(
@@ -251,8 +257,12 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *, own
                 return None  # ours, for another provider: its plain text must not go there
         return reasoning_text_of(item)
 
-    def seal_reasoning(text: str) -> str:
-        return seal.seal(text, provider=provider_tag, model=model, nonce=os.urandom(12))
+    def seal_reasoning(text: str, /, extras: dict[str, Any] | None = None) -> str:
+        return seal.seal(text, provider=provider_tag, model=model, nonce=os.urandom(12),
+                         extras=extras)
+
+    def resolve_extras(item: dict[str, Any]) -> dict[str, Any]:
+        return seal.unseal_extras(item.get("encrypted_content"), provider=provider_tag)
 
     def expand_compaction(item: dict[str, Any]) -> list[dict[str, Any]] | None:
         messages = open_compaction(seal, item)
@@ -265,7 +275,8 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *, own
     chat = to_chat_request(create, upstream.profile, upstream_model=model, history=history,
                            reject_unsupported_tools=settings.unsupported_tools == "error",
                            resolve_reasoning=resolve_reasoning,
-                           expand_compaction=expand_compaction, stream=stream_upstream)
+                           expand_compaction=expand_compaction, stream=stream_upstream,
+                           resolve_extras=resolve_extras)
     if conversation is not None:
         create = _with_input(create, items)
     if chat.dropped_tools:
@@ -276,8 +287,11 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *, own
                             status="queued" if create.background else "in_progress")
     machine = ResponseStream(response, tool_map=chat.tool_map, new_id=new_id,
                              seal_reasoning=seal_reasoning,
-                             think_tags=upstream.profile.think_tags)
+                             think_tags=upstream.profile.think_tags,
+                             keep_call_extras=upstream.profile.tool_call_extras)
     client = UpstreamClient(app[session_key], upstream, settings.timeouts)
+    observe.note_route(create.model, upstream.name, stream=create.stream,
+                       response_id=machine.response_id)
     generation = Generation(create=create, upstream=upstream, chat=chat, machine=machine,
                             client=client, store=store, owner=owner, conversation=conversation)
     if generation.persistent and store is not None:
