@@ -46,7 +46,7 @@ async def start_background(app: web.Application, generation: Generation) -> Stor
     assert store is not None
     lease = app[settings_key].run_lease
     record = generation.stored_record(lease_until=time.time() + lease)
-    await store.put(record, size_hint=generation.size_hint)
+    await store.put(record)
     runs = app[runs_key]
     task = asyncio.create_task(_run(generation, store, lease), name=f"background {record.id}")
     runs[record.id] = task

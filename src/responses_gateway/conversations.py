@@ -15,6 +15,7 @@ from .appkeys import require_store, too_large
 from .generation import new_id
 from .protocol.errors import InvalidRequest, NotFound
 from .protocol.requests import parse_json_object
+from .references import resolve_references
 from .rendering import json_response, list_page
 from .store import Conversation, RecordTooLarge, ResponseStore
 from .tenancy import owner_of
@@ -38,6 +39,13 @@ async def _conversation(request: web.Request) -> tuple[ResponseStore, Conversati
     return store, conversation
 
 
+async def _resolved(request: web.Request, store: ResponseStore,
+                    items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Items with `item_reference`s replaced by the caller's stored items they name."""
+    return with_item_ids(await resolve_references(store, items, owner=owner_of(request),
+                                                  storing=True, field="items"), new_id)
+
+
 def _items(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:
     items = body.get("items")
     if items is None and not required:
@@ -53,7 +61,7 @@ def _items(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:
                                               or isinstance(item.get("role"), str)):
             raise InvalidRequest(f"Invalid 'items[{i}]': expected an item object.",
                                  param=f"items[{i}]", code="invalid_type")
-    return with_item_ids(items, new_id)
+    return items
 
 
 def _metadata(body: dict[str, Any]) -> dict[str, str]:
@@ -73,7 +81,9 @@ async def create_conversation(request: web.Request) -> web.Response:
     raw = await request.read()
     body = parse_json_object(raw) if raw.strip() else {}
     conversation = Conversation(id=new_id("conv"), created_at=int(time.time()),
-                                metadata=_metadata(body), items=_items(body, required=False),
+                                metadata=_metadata(body),
+                                items=await _resolved(request, store,
+                                                      _items(body, required=False)),
                                 expires_at=store.expiry(), owner=owner_of(request))
     try:
         await store.put_conversation(conversation)
@@ -112,7 +122,8 @@ async def list_items(request: web.Request) -> web.Response:
 
 async def add_items(request: web.Request) -> web.Response:
     store, conversation = await _conversation(request)
-    added = _items(parse_json_object(await request.read()), required=True)
+    added = await _resolved(request, store,
+                            _items(parse_json_object(await request.read()), required=True))
     try:
         appended = await store.append_conversation_items(conversation.id, added)
     except RecordTooLarge as exc:

@@ -63,7 +63,6 @@ class Generation:
     # steps too, because a Task.cancel() can be swallowed by a client library mid-call.
     cancel_requested: bool = False
     settling: bool = False  # the run is storing its cancelled/failed end: leave it be
-    size_hint: int = 0  # the stored record's expected size without its output (bytes)
     tail: list[Event] | None = None  # the terminal events, once the machine produced them
 
     @property
@@ -177,8 +176,7 @@ class Generation:
         assert self.store is not None
         async with self.write_lock:
             if self.machine.phase is not Phase.DONE:
-                await self.store.put(self.stored_record(lease_until=lease_until),
-                                     size_hint=self.size_hint)
+                await self.store.put(self.stored_record(lease_until=lease_until))
 
     async def persist(self) -> None:
         """Store the final response (and extend its conversation) if storing is on."""
@@ -200,7 +198,7 @@ class Generation:
             if current.lease_until is None and current.status not in ("queued", "in_progress"):
                 return  # already settled by someone else (cancelled, or taken for dead)
         record = self.stored_record()
-        await store.put(record, size_hint=self.size_hint)
+        await store.put(record)
         if self.conversation is not None:
             # Appended atomically: other responses may extend the conversation meanwhile.
             await store.append_conversation_items(
@@ -301,16 +299,14 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *, own
 
 def _check_stored_size(generation: Generation, store: ResponseStore,
                        history: list[dict[str, Any]], request_bytes: int | None) -> None:
-    """Refuse, before anything goes upstream, a response whose record (or conversation)
-    would already be over the per-record limit without its output; note the expected size,
-    so a large record is written off the event loop. This turn's input is stored once
+    """Refuse, before anything goes upstream, a response whose record would already be over
+    the per-record limit without its output. This turn's input is stored once
     (store/dedup.py), so it counts once: as the request's size when known."""
     turn = (len(orjson.dumps(generation.listed_input)) if request_bytes is None
             else request_bytes)
     size = turn + (len(orjson.dumps(history)) if history else 0)
     if generation.conversation is not None:
         size += len(orjson.dumps(generation.conversation.items))
-    generation.size_hint = size
     if size > store.max_record_bytes:
         raise too_large(size, store.max_record_bytes, "input")
 

@@ -28,17 +28,17 @@ def _is_reference(item: Any) -> bool:
 
 async def resolve_references(store: ResponseStore | None, items: list[dict[str, Any]], *,
                              owner: str, storing: bool,
-                             local: Mapping[str, StoredResponse] | None = None
-                             ) -> list[dict[str, Any]]:
-    """`items` with every reference replaced by the item it names; 404 (param `input[i]`)
-    for an id that is unknown or another owner's, 400 when the store is off."""
+                             local: Mapping[str, StoredResponse] | None = None,
+                             field: str = "input") -> list[dict[str, Any]]:
+    """`items` with every reference replaced by the item it names; 404 (param
+    `{field}[i]`) for an id that is unknown or another owner's, 400 when the store is off."""
     wanted: dict[int, str] = {}
     for index, item in enumerate(items):
         if _is_reference(item):
             item_id = item.get("id")
             if not isinstance(item_id, str) or not item_id:
-                raise InvalidRequest(f"Invalid 'input[{index}].id': an item reference needs "
-                                     "the id of a stored item.", param=f"input[{index}].id",
+                raise InvalidRequest(f"Invalid '{field}[{index}].id': an item reference needs "
+                                     "the id of a stored item.", param=f"{field}[{index}].id",
                                      code="invalid_value")
             wanted[index] = item_id
     if not wanted:
@@ -53,7 +53,7 @@ async def resolve_references(store: ResponseStore | None, items: list[dict[str, 
         index = next(i for i, item_id in wanted.items() if item_id in missing)
         raise InvalidRequest("'item_reference' input items need the response store, which is "
                              "off on this gateway (--store none); send the item itself.",
-                             param=f"input[{index}]", code="store_disabled")
+                             param=f"{field}[{index}]", code="store_disabled")
     if missing and store is not None:
         found.update(await store.find_items(missing, owner))
     resolved = []
@@ -66,5 +66,5 @@ async def resolve_references(store: ResponseStore | None, items: list[dict[str, 
         else:
             raise NotFound(f"Item with id '{item_id}' not found."
                            + ("" if storing else _NOT_PERSISTED),
-                           param=f"input[{index}]", code="item_not_found")
+                           param=f"{field}[{index}]", code="item_not_found")
     return resolved

@@ -187,3 +187,36 @@ def test_a_file_from_the_previous_version_opens_and_keeps_its_rows(tmp_path: Pat
             await store.close()
 
     asyncio.run(main())
+
+
+def test_large_records_are_written_off_the_event_loop(tmp_path: Path) -> None:
+    big = _record("resp_big")
+    big.messages = [{"role": "user", "content": "x" * (16 << 20)}]
+
+    async def main() -> None:
+        store = SqliteStore(str(tmp_path / "s.db"))
+        try:
+            await store.get("warm-up")
+            ticks = 0
+            stop = False
+
+            async def tick() -> None:
+                nonlocal ticks
+                while not stop:
+                    ticks += 1
+                    await asyncio.sleep(0)
+
+            ticker = asyncio.create_task(tick())
+            await asyncio.sleep(0)
+            before = ticks
+            await store.put(big)
+            stop = True
+            await ticker
+            assert ticks - before > 1  # the loop went on while the record was written
+            assert await store.get("resp_big") == big
+            await store.put(_record("resp_small"))  # the loop's own connection still writes
+            assert await store.get("resp_small") is not None
+        finally:
+            await store.close()
+
+    asyncio.run(main())

@@ -114,8 +114,8 @@ class Conversation:
                 "metadata": self.metadata}
 
 
-# Records (by the caller's estimate, or as read) at least this large are serialised, parsed
-# and written off the event loop.
+# Serialised records at least this large are written off the event loop by backends whose
+# writes block. (Serialising itself holds the GIL: a worker thread would not free the loop.)
 LARGE_RECORD_BYTES = 1 << 20
 
 
@@ -163,19 +163,6 @@ class ResponseStore(abc.ABC):
             raise RecordTooLarge(len(body), self.max_record_bytes)
         return body
 
-    async def _encode(self, record: StoredResponse, size_hint: int) -> bytes:
-        """`_checked_json`, in a worker thread when the record is expected to be large."""
-        if size_hint >= LARGE_RECORD_BYTES:
-            return await asyncio.to_thread(self._checked_json, record)
-        return self._checked_json(record)
-
-    @staticmethod
-    async def _decode(raw: bytes | str) -> StoredResponse:
-        """A stored response from its bytes, parsed in a worker thread when large."""
-        if len(raw) >= LARGE_RECORD_BYTES:
-            return await asyncio.to_thread(StoredResponse.from_json, raw)
-        return StoredResponse.from_json(raw)
-
     # -- reads on behalf of a client: another owner's record is absent --------------------
     async def get_owned(self, response_id: str, owner: str) -> StoredResponse | None:
         record = await self.get(response_id)
@@ -215,12 +202,12 @@ class ResponseStore(abc.ABC):
 
     # -- responses ----------------------------------------------------------------------
     @abc.abstractmethod
-    async def put(self, record: StoredResponse, *, size_hint: int = 0) -> None:
+    async def put(self, record: StoredResponse) -> None:
         """Insert or replace a response (its `expires_at` is set by the caller) and index
         its items; then evict the owner's oldest responses beyond the owner's bounds.
-        Raises RecordTooLarge (storing nothing) beyond `max_record_bytes`. `size_hint` is
-        the caller's estimate of the serialised size: from LARGE_RECORD_BYTES on, the
-        record is serialised and written without blocking the event loop."""
+        Raises RecordTooLarge (storing nothing) beyond `max_record_bytes`. A backend whose
+        write blocks (a local database) writes records of LARGE_RECORD_BYTES or more from a
+        worker thread."""
 
     @abc.abstractmethod
     async def get(self, response_id: str) -> StoredResponse | None:

@@ -31,8 +31,8 @@ class MemoryStore(ResponseStore):
         self._items: dict[str, str] = {}  # item id -> response or conversation id
         self._changed = asyncio.Condition()
 
-    async def put(self, record: StoredResponse, *, size_hint: int = 0) -> None:
-        body = await self._encode(record, size_hint)
+    async def put(self, record: StoredResponse) -> None:
+        body = self._checked_json(record)
         previous = self._meta.get(record.id)
         sizes = self._owned.setdefault(record.owner, OrderedDict())
         if previous is not None and record.id not in sizes:  # moved to another owner
@@ -59,7 +59,7 @@ class MemoryStore(ResponseStore):
         raw = self._responses.get(response_id)
         if raw is None or self._meta[response_id][1] < time.time():
             return None
-        return await self._decode(raw)
+        return StoredResponse.from_json(raw)
 
     async def delete(self, response_id: str) -> bool:
         self._events.pop(response_id, None)

@@ -149,8 +149,8 @@ class RedisStore(ResponseStore):
         await self._redis.aclose()
 
     # -- responses ----------------------------------------------------------------------
-    async def put(self, record: StoredResponse, *, size_hint: int = 0) -> None:
-        body = await self._encode(record, size_hint)
+    async def put(self, record: StoredResponse) -> None:
+        body = self._checked_json(record)
         await self._put(keys=[self._sizes, self._bytes, self._key("resp", record.id),
                               self._key("events", record.id), self._index(record.owner),
                               self._owners],
@@ -162,7 +162,7 @@ class RedisStore(ResponseStore):
         raw = await self._redis.get(self._key("resp", response_id))
         if raw is None:
             return None
-        record = await self._decode(raw)
+        record = StoredResponse.from_json(raw)
         return None if record.expires_at < time.time() else record
 
     async def delete(self, response_id: str) -> bool:

@@ -120,8 +120,8 @@ class SqliteStore(ResponseStore):
             self._conn = self._bulk = None
 
     # -- responses ----------------------------------------------------------------------
-    async def put(self, record: StoredResponse, *, size_hint: int = 0) -> None:
-        body = await self._encode(record, size_hint)
+    async def put(self, record: StoredResponse) -> None:
+        body = self._checked_json(record)
         now = time.time()
         async with self._lock:
             if len(body) < LARGE_RECORD_BYTES or self.path == ":memory:":
@@ -169,7 +169,7 @@ class SqliteStore(ResponseStore):
         row = self._db().execute(
             "SELECT body FROM responses WHERE id = ? AND expires_at >= ?",
             (response_id, time.time())).fetchone()
-        return None if row is None else await self._decode(row[0])
+        return None if row is None else StoredResponse.from_json(row[0])
 
     async def delete(self, response_id: str) -> bool:
         async with self._lock:
