@@ -65,7 +65,7 @@ PRESETS: Mapping[str, frozenset[str]] = MappingProxyType({name: frozenset(quirks
     "groq": ("no-developer", "reasoning-field", "groq-fields"),
     "together": ("no-developer", "reasoning-field", "no-reasoning-replay"),
     "fireworks": ("no-developer",),
-    "mistral": ("no-developer", "no-stream-options", "hidden-reasoning", "mistral-schema",
+    "mistral": ("no-developer", "hidden-reasoning", "mistral-schema",
                 "mistral-tool-ids"),
     "gemini": ("no-developer", "hidden-reasoning", "gemini-signatures", "gemini-fields"),
     "xai": ("no-developer", "xai-effort", "no-reasoning-replay"),
