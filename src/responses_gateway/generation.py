@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from .appkeys import seal_key, session_key, settings_key, store_key
+from .appkeys import seal_key, session_key, settings_key, slots_key, store_key
 from .config import Upstream
 from .leases import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound, UpstreamError, UpstreamProtocolError
@@ -260,7 +260,7 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     machine = ResponseStream(response, tool_map=chat.tool_map, new_id=new_id,
                              seal_reasoning=seal_reasoning,
                              think_tags=upstream.profile.think_tags)
-    client = UpstreamClient(app[session_key], upstream, settings.timeouts)
+    client = UpstreamClient(app[session_key], upstream, settings.timeouts, app.get(slots_key))
     return Generation(create=create, upstream=upstream, chat=chat, machine=machine,
                       client=client, store=store, conversation=conversation)
 

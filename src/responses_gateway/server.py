@@ -15,8 +15,10 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from .appkeys import seal_key, session_key, settings_key, store_key
+from .admission import Admission, admission_key, admission_middleware
+from .appkeys import seal_key, session_key, settings_key, slots_key, store_key
 from .background import track_runs
+from .browser import BrowserPolicy, browser_middleware, browser_policy_key
 from .config import Settings
 from .protocol.errors import (
     AuthenticationFailed,
@@ -27,11 +29,13 @@ from .protocol.errors import (
 )
 from . import conversations
 from .compaction import compact_response
+from .connections import body_middleware
 from .rendering import error_response
 from .retrieval import cancel_response, delete_response, get_response, list_input_items
 from .store import ResponseStore, open_store
+from .storehealth import StoreHealth, outage_of, store_health_key
 from .translate.reasoning import ReasoningSeal
-from .upstream import create_session
+from .upstream import PoolSlots, create_session
 from .views import create_response, health, list_models
 from .websocket import responses_websocket
 
@@ -51,9 +55,12 @@ def create_app(settings: Settings) -> web.Application:
     """Build the gateway application for `settings`."""
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
-        middlewares=[_error_middleware, _auth_middleware],
+        middlewares=[_error_middleware, browser_middleware, _auth_middleware,
+                     admission_middleware, body_middleware],
     )
     app[settings_key] = settings
+    app[admission_key] = Admission(settings.limits)
+    app[browser_policy_key] = BrowserPolicy(settings)
     app[seal_key] = ReasoningSeal(settings.reasoning_key or os.urandom(32))
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_response_store)
@@ -91,6 +98,7 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     session = create_session(settings.timeouts, settings.limits)
     app[session_key] = session
+    app[slots_key] = PoolSlots(settings.limits.max_connections, settings.timeouts.pool)
     yield
     await session.close()
 
@@ -102,6 +110,7 @@ async def _response_store(app: web.Application) -> AsyncIterator[None]:
     purger = None
     if store is not None:
         app[store_key] = store
+        app[store_health_key] = StoreHealth(store)
         purger = asyncio.create_task(_purge_periodically(store))
     yield
     if purger is not None:
@@ -136,7 +145,8 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(exc)
     except web.HTTPRequestEntityTooLarge:
         limit = request.app[settings_key].limits.max_body_bytes
-        error = InvalidRequest(f"The request body is larger than {limit} bytes.",
+        error = InvalidRequest(f"The request body is larger than {limit} bytes "
+                               "(--max-body-bytes, counted after decompression).",
                                code="request_too_large")
         error.status = 413
         return error_response(error)
@@ -157,7 +167,11 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(other)
     except (ConnectionResetError, ConnectionError):
         raise
-    except Exception:
+    except Exception as exc:
+        outage = outage_of(request.app, exc)
+        if outage is not None:
+            logger.warning("%s %s -> 503: %s", request.method, request.path, outage.message)
+            return error_response(outage)
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(GatewayError("The gateway hit an internal error."))
 
