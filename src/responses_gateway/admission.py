@@ -1,10 +1,12 @@
 """Per-key admission: how many requests and streams one client key may have at once.
 
 Without it, one client opening a thousand never-ending streams (or background runs) holds
-the whole upstream pool and everyone else waits. Each request holds a request slot while it
-is served; an SSE stream or a WebSocket also holds a stream slot; a background run takes
-over its request's slot and keeps it until the run ends. Beyond a limit the answer is 429
-with `Retry-After`, naming the limit.
+the whole upstream pool and everyone else waits. A request that makes work (a POST other
+than cancel, a WebSocket) holds a request slot while it is served; a background run takes
+over its request's slot and keeps it until the run ends. Any SSE stream (a resumed one too)
+or WebSocket also holds a stream slot. Reads, deletes and cancels are not counted, so a key
+at its limit can still poll and cancel its runs. Beyond a limit the answer is 429 with
+`Retry-After`, naming the limit.
 
 The bucket is the presented client key when the gateway requires keys. Without configured
 keys any key is accepted, so a client could mint a fresh one per request: then everyone
@@ -53,7 +55,9 @@ class Admission:
         self._requests: dict[str, int] = {}
         self._streams: dict[str, int] = {}
 
-    def admit(self, bucket: str) -> Ticket:
+    def admit(self, bucket: str, *, counted: bool = True) -> Ticket:
+        if not counted:
+            return Ticket(bucket, request=False)
         held = self._requests.get(bucket, 0)
         limit = self._limits.max_requests_per_key
         if held >= limit:
@@ -107,7 +111,9 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
     if request.path in _UNCOUNTED:
         return await handler(request)
     admission = request.app[admission_key]
-    ticket = admission.admit(_bucket(request))
+    counted = (request.method == "POST" and not request.path.endswith("/cancel")) \
+        or "Upgrade" in request.headers
+    ticket = admission.admit(_bucket(request), counted=counted)
     request[_ticket_key] = ticket
     try:
         return await handler(request)
@@ -142,6 +148,6 @@ def keep_for_background(request: web.Request) -> Callable[[], None]:
     if ticket is None:
         return lambda: None
     admission = request.app[admission_key]
-    kept = Ticket(ticket.bucket, request=ticket.request)
+    kept = Ticket(ticket.bucket, request=ticket.request)  # the stream slot stays here
     ticket.request = False
     return lambda: admission.release(kept)
