@@ -53,8 +53,10 @@ class StoreHealth:
             async with asyncio.timeout(_PING_TIMEOUT):
                 await self.store.ping()
         except TimeoutError:
+            self._checked_ok = 0.0
             return f"the {self.store.name} store did not answer within {_PING_TIMEOUT:g} s"
         except self.store.outage_errors as exc:
+            self._checked_ok = 0.0
             return f"the {self.store.name} store is unreachable: {_describe(exc)}"
         self._checked_ok = time.monotonic()
         return None
