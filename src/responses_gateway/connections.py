@@ -34,6 +34,7 @@ _BUSY_BODY = (b'{"error":{"message":"The gateway has too many open connections '
               b'"param":null,"code":"too_many_connections"}}')
 _BUSY_ANSWER = _BUSY % (len(_BUSY_BODY), _BUSY_BODY)
 _WARN_EVERY = 10.0  # seconds between "connections refused" log lines
+_LINGER = 0.5  # seconds a refused connection is drained before it is closed
 
 
 class _GuardedServer(web.Server):
@@ -62,6 +63,12 @@ class _GuardedServer(web.Server):
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         if self._open >= self._max_connections:
             self._refuse(transport)
+            # aiohttp's handler must not touch this connection: it stops at once, and is
+            # released once its start task has run (two loop turns: that task is queued
+            # after this call returns).
+            handler.transport = None
+            handler.force_close()
+            self._loop.call_soon(self._loop.call_soon, handler.connection_lost, None)
             return
         self._open += 1
         super().connection_made(handler, transport)
@@ -89,10 +96,28 @@ class _GuardedServer(web.Server):
                            "(--max-client-connections); %d refused so far",
                            self._max_connections, self._refused)
             self._warned_at = now
-        try:
-            transport.write(_BUSY_ANSWER)
-        finally:
-            transport.close()
+        transport.set_protocol(_Refusal(transport, self._loop))
+
+
+class _Refusal(asyncio.Protocol):
+    """Answers 503 and closes, after reading (and dropping) what the client sends for a
+    moment: closing a socket with unread data resets it, and the reset could destroy the
+    503 before the client reads it."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        transport.write(_BUSY_ANSWER)
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._closing = loop.call_later(_LINGER, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def eof_received(self) -> bool:
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._closing.cancel()
 
 
 class GuardedRunner(web.AppRunner):

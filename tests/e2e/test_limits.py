@@ -249,3 +249,4 @@ def test_connections_beyond_the_cap_get_503_and_are_closed(
         for sock in idle:
             sock.close()
     assert _settled(lambda: httpx2.get(server.url + "/health", timeout=5).status_code == 200)
+    assert "Traceback" not in server.output() and "Error" not in server.output()
