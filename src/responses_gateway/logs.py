@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
-__all__ = ["FORMAT", "EscapingFormatter", "configure", "escape"]
+__all__ = ["FORMAT", "EscapingFormatter", "escape"]
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -30,10 +30,3 @@ class EscapingFormatter(logging.Formatter):
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         record.message = escape(record.message)
         return super().formatMessage(record)
-
-
-def configure(level: str | int) -> None:
-    """The root handler every process of the gateway logs through."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(EscapingFormatter(FORMAT))
-    logging.basicConfig(level=level, handlers=[handler])

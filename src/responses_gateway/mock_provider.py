@@ -28,7 +28,6 @@ from typing import Any, Iterator
 import orjson
 from aiohttp import web
 
-from .logs import configure as configure_logging
 from .mock_quirks import (
     ERROR_TYPES,
     QUIRKS,
@@ -549,7 +548,8 @@ def run_mock_provider(argv: list[str] | None = None) -> None:
                         help="how much it logs (default: %(default)s)")
     args = parser.parse_args(argv)
     # The gateway's log format, and no aiohttp banner printed to stdout.
-    configure_logging(args.log_level.upper())
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_mock_app(quirks=frozenset(args.quirk), api_key=args.api_key,
                           models=tuple(args.model))
     logger.info("mock provider listening on http://%s:%d/v1 (quirks: %s)", args.host, args.port,

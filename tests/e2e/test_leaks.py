@@ -34,7 +34,11 @@ class _Provider(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         length = int(self.headers.get("Content-Length") or 0)
         model = orjson.loads(self.rfile.read(length)).get("model")
-        if model == "html-error":
+        if model == "who-am-i":  # reports how the gateway authenticated, as an error
+            basic = self.headers.get("Authorization", "").startswith("Basic ")
+            self._send(400, "application/json", orjson.dumps(
+                {"error": {"message": f"basic auth: {basic}"}}))
+        elif model == "html-error":
             self._send(502, "text/html", SECRET_PAGE)
         elif model == "long-error":
             self._send(400, "application/json", orjson.dumps(
@@ -110,6 +114,21 @@ def test_base_url_credentials_with_a_key_are_refused_at_start() -> None:
     assert "user:password@" in done.stderr and "API key" in done.stderr, done.stderr
     assert "s3cret-pass" not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_base_url_credentials_alone_are_sent_as_basic_auth(
+        spawn_server: Callable[..., Server], odd_provider: str) -> None:
+    port = free_port()
+    server = spawn_server("basic-auth-gateway", [
+        "--base-url", odd_provider.replace("http://", "http://user:s3cret-pass@"),
+        "--port", str(port), "--store", "none", "--provider", "generic",
+    ], "/health", port=port)
+    response = httpx2.post(server.url + "/v1/responses", timeout=30,
+                           json={"model": "who-am-i", "input": "hi"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"] == "basic auth: True"
+    health = httpx2.get(server.url + "/health", timeout=30).text
+    assert "s3cret-pass" not in health and "s3cret-pass" not in server.output()
 
 
 def test_data_directory_and_files_are_private(spawn_server: Callable[..., Server],
