@@ -32,6 +32,7 @@ RULE_QUIRKS = frozenset({
     "reasoning-field",      # reasoning comes as `reasoning`, not reasoning_content (Groq, vLLM)
     "reasoning-details",    # ... and as reasoning_details [{type: reasoning.text}] (OpenRouter)
     "hidden-reasoning",     # the model thinks but returns no reasoning (Anthropic, Gemini, grok-4)
+    "thinking-parts",       # reasoning as {type: thinking} content parts (Mistral Magistral)
     "object-arguments",     # tool arguments as a JSON object; streamed calls as one object (TGI)
     "mistral-schema",       # 422 extra_forbidden for any field outside Mistral's schema
     "mistral-tool-ids",     # ids [A-Za-z0-9]{9} only (its own calls too); no user after tool
@@ -65,7 +66,7 @@ PRESETS: Mapping[str, frozenset[str]] = MappingProxyType({name: frozenset(quirks
     "groq": ("no-developer", "reasoning-field", "groq-fields"),
     "together": ("no-developer", "reasoning-field", "no-reasoning-replay"),
     "fireworks": ("no-developer",),
-    "mistral": ("no-developer", "no-stream-options", "hidden-reasoning", "mistral-schema",
+    "mistral": ("no-developer", "hidden-reasoning", "mistral-schema",
                 "mistral-tool-ids"),
     "gemini": ("no-developer", "hidden-reasoning", "gemini-signatures", "gemini-fields"),
     "xai": ("no-developer", "xai-effort", "no-reasoning-replay"),
@@ -320,6 +321,14 @@ def _shape(delta: dict[str, Any], quirks: frozenset[str]) -> dict[str, Any]:
     reasoning = delta.get("reasoning_content")
     if reasoning is not None and "hidden-reasoning" in quirks:
         del delta["reasoning_content"]
+    elif reasoning is not None and "thinking-parts" in quirks:
+        # Mistral: content becomes a list, a thinking chunk first, then the text.
+        del delta["reasoning_content"]
+        parts: list[dict[str, Any]] = [{"type": "thinking", "thinking": [
+            {"type": "text", "text": reasoning}]}]
+        if delta.get("content"):
+            parts.append({"type": "text", "text": delta["content"]})
+        delta["content"] = parts
     elif reasoning is not None and "reasoning-field" in quirks:
         delta["reasoning"] = delta.pop("reasoning_content")
         if "reasoning-details" in quirks:

@@ -248,8 +248,10 @@ class UpstreamClient:
             kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no type"
             payload = {"error": {"message": f"{response.reason or 'error'} (a {len(raw)}-byte "
                                             f"{kind} body that is not JSON)"}}
+        if isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], dict):
+            payload = payload[0]  # Gemini's compatibility layer: a list of one error
         if not isinstance(payload, dict):
-            payload = {"error": {"message": str(payload)}}
+            payload = {"error": {"message": orjson.dumps(payload).decode()}}
         error = self._error_from_payload(payload, status=response.status)
         if isinstance(error, UpstreamStatus):
             error.retry_after = response.headers.get("Retry-After")
@@ -261,8 +263,10 @@ class UpstreamClient:
             detail = {"message": detail}
         if not isinstance(detail, dict):
             detail = {}
-        message = self._clean(str(detail.get("message") or payload.get("message")
-                                  or "unknown error"))
+        message = detail.get("message") or payload.get("message") or "unknown error"
+        if not isinstance(message, str):  # Mistral: {"detail": [{"type", "loc", "msg"}]}
+            message = orjson.dumps(message).decode()
+        message = self._clean(message)
         code = detail.get("code")
         code = str(code) if code is not None else None
         name = self.upstream.name
