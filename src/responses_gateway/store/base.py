@@ -143,6 +143,9 @@ class ResponseStore(abc.ABC):
     """
 
     name = "abstract"
+    # The backend's exceptions that mean "cannot reach / write the store right now": shown to
+    # clients as 503 store_unavailable rather than as an internal error.
+    outage_errors: tuple[type[BaseException], ...] = ()
 
     def __init__(self, *, ttl: float = 30 * 86400, max_entries: int = 100_000,
                  max_owner_bytes: int = 1 << 30, max_record_bytes: int = 128 << 20) -> None:
@@ -293,6 +296,9 @@ class ResponseStore(abc.ABC):
 
     async def close(self) -> None:
         """Release connections and files."""
+
+    async def ping(self) -> None:
+        """Raise one of `outage_errors` if the store cannot be used now."""
 
 
 def open_store(url: str, **bounds: Any) -> ResponseStore | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -68,6 +69,8 @@ class SqliteStore(ResponseStore):
     """
 
     name = "sqlite"
+    # A full disk, a file made unreadable, a lock held past busy_timeout.
+    outage_errors = (sqlite3.OperationalError,)
 
     def __init__(self, path: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -84,7 +87,7 @@ class SqliteStore(ResponseStore):
 
     def _connect(self, *, setup: bool = False) -> sqlite3.Connection:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(self.path))
         # Autocommit; multi-statement writes take the write lock up front (_transaction).
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=setup)
         try:
@@ -111,6 +114,9 @@ class SqliteStore(ResponseStore):
         async with self._lock:
             with self._write() as db:
                 yield db
+
+    async def ping(self) -> None:
+        self._db().execute("SELECT 1 FROM responses LIMIT 1").fetchall()
 
     async def close(self) -> None:
         async with self._lock:
@@ -291,6 +297,18 @@ def _index_conversation_items(db: sqlite3.Connection, conversation_id: str,
     # An item a response also holds stays indexed to the response.
     db.executemany("INSERT OR IGNORE INTO items (id, container) VALUES (?, ?)",
                    [(item_id, conversation_id) for item_id in item_ids])
+
+
+def _create_private(path: Path) -> None:
+    """The directory (0700) and the database file (0600), made before SQLite opens it:
+    SQLite creates files with the umask's mode (often world-readable 0644) and gives its
+    -wal and -shm files the database file's mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 @contextlib.contextmanager
