@@ -452,11 +452,11 @@ def test_think_tags_become_reasoning_streaming(stacks: dict[str, Stack], profile
                                                 "stream": True})
     events = checked_stream(response, frames)
     types = [e["type"] for e in events]
-    assert types.index("response.reasoning_text.delta") < types.index(
+    assert types.index("response.reasoning_summary_text.delta") < types.index(
         "response.output_text.delta")
     added = [e["item"]["type"] for e in events if e["type"] == "response.output_item.added"]
     assert added == ["reasoning", "message"]
-    reasoning = "".join(e["delta"] for e in events if e["type"] == "response.reasoning_text.delta")
+    reasoning = "".join(e["delta"] for e in events if e["type"] == "response.reasoning_summary_text.delta")
     text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert reasoning.strip() == THOUGHT
     assert text == "You said: ponder"

@@ -66,6 +66,7 @@ class ResponseStream:
         new_id: IdFactory,
         seal_reasoning: ReasoningSealer | None = None,
         think_tags: bool = False,
+        raw_reasoning: str | None = None,
     ) -> None:
         self._response = response
         self._output: list[dict[str, Any]] = response["output"]
@@ -88,6 +89,9 @@ class ResponseStream:
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
         self._think = ThinkSplitter() if think_tags else None
+        # Prefix of the raw reasoning text events, if the client wants them
+        # (protocol/reasoning_events.py): OpenAI and Open Responses name them differently.
+        self._raw_reasoning = raw_reasoning
 
     def __repr__(self) -> str:
         return (f"<ResponseStream {self._response['id']} phase={self._phase.value} "
@@ -231,8 +235,9 @@ class ResponseStream:
         index = len(self._output)
         self._emit("response.reasoning_summary_text.delta", item_id=item_id,
                    output_index=index, summary_index=0, delta=text)
-        self._emit("response.reasoning_text.delta", item_id=item_id, output_index=index,
-                   content_index=0, delta=text)
+        if self._raw_reasoning:
+            self._emit(f"{self._raw_reasoning}.delta", item_id=item_id, output_index=index,
+                       content_index=0, delta=text)
 
     def _text_delta(self, part_type: str, text: str) -> None:
         if self._phase is not Phase.MESSAGE:
@@ -378,8 +383,9 @@ class ResponseStream:
         text = "".join(self._text)
         item_id = item["id"]
         index = len(self._output)
-        self._emit("response.reasoning_text.done", item_id=item_id, output_index=index,
-                   content_index=0, text=text)
+        if self._raw_reasoning:
+            self._emit(f"{self._raw_reasoning}.done", item_id=item_id, output_index=index,
+                       content_index=0, text=text)
         self._emit("response.content_part.done", item_id=item_id, output_index=index,
                    content_index=0, part={"type": "reasoning_text", "text": text})
         self._emit("response.reasoning_summary_text.done", item_id=item_id, output_index=index,
