@@ -63,6 +63,9 @@ class Profile:
     # Always stream from the provider, also for non-streamed clients (DashScope refuses
     # non-streamed calls while thinking).
     stream_upstream: bool = False
+    # Whether `logprobs` / `top_logprobs` may be sent when the client asks for them (Groq
+    # answers 400 to both): if not, the answer carries none.
+    logprobs: bool = True
 
 
 _NO_SCHEMA_KEY = frozenset({"$schema"})
