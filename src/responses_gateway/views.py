@@ -13,7 +13,7 @@ from .appkeys import session_key, settings_key, store_key
 from .background import start_background
 from .generation import Generation, prepare_generation
 from .protocol.errors import UpstreamError
-from .protocol.reasoning_events import REASONING_EVENTS_HEADER, raw_reasoning_events
+from .protocol.reasoning_events import raw_reasoning_events
 from .protocol.requests import parse_create_request
 from .protocol.sse import DONE_FRAME, encode_event
 from .rendering import SSE_HEADERS, json_response
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 async def create_response(request: web.Request) -> web.StreamResponse:
     """POST /v1/responses: JSON or SSE (chosen by the body's `stream`), or a background run."""
     create = parse_create_request(await request.read())
-    raw_reasoning = raw_reasoning_events(request.headers.get(REASONING_EVENTS_HEADER))
+    raw_reasoning = raw_reasoning_events(request.headers)
     generation = await prepare_generation(request.app, create,
                                           stream_upstream=True if create.background else None,
                                           raw_reasoning=raw_reasoning)

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from .generation import prepare_generation
 from .protocol.errors import GatewayError, InvalidRequest
-from .protocol.reasoning_events import REASONING_EVENTS_HEADER, raw_reasoning_events
+from .protocol.reasoning_events import raw_reasoning_events
 from .protocol.requests import validate_create_request
 from .store import StoredResponse
 
@@ -56,7 +56,7 @@ async def _turn(request: web.Request, ws: web.WebSocketResponse, data: str,
         parent = body.get("previous_response_id")
         create = validate_create_request({**body, "stream": True})
         # Chosen once for the connection, on the upgrade request.
-        raw_reasoning = raw_reasoning_events(request.headers.get(REASONING_EVENTS_HEADER))
+        raw_reasoning = raw_reasoning_events(request.headers)
         generation = await prepare_generation(request.app, create, local=local,
                                               raw_reasoning=raw_reasoning)
         failed = False

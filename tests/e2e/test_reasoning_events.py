@@ -1,8 +1,9 @@
 """Raw reasoning events for both client families (issue 10 item 4).
 
 OpenAI names them `response.reasoning_text.*`, the Open Responses spec `response.reasoning.*`;
-each family's strict clients reject the other's name. By default a reasoning model's stream
-uses only events both define; the `X-Reasoning-Events` header adds one family's raw events.
+each family's strict clients reject the other's name. An unknown client's stream uses only
+events both define; an OpenAI SDK gets OpenAI's names too; the `X-Reasoning-Events` header
+decides for any client.
 The real clients' side is in tests/e2e/clients (test_sdk_stream_helpers.py and the matrix).
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import httpx2
+import openai
 import orjson
 import pytest
 from e2e_support import CLIENT_KEY, TERMINAL_TYPES, Server, checked_stream, parse_sse, post_stream
@@ -61,9 +63,13 @@ def test_header_adds_one_familys_raw_reasoning_events(http: httpx2.Client, value
     assert not [e for e in events if e["type"].startswith(other)]
 
 
-def test_header_summary_is_the_default(http: httpx2.Client) -> None:
-    _, frames = post_stream(http, THINK, headers={"X-Reasoning-Events": "summary"})
-    assert not [f for f in frames if f.json()["type"].startswith(RAW_PREFIXES)]
+def test_openai_sdk_clients_get_openai_names_unless_they_ask_otherwise(
+        client: openai.OpenAI) -> None:
+    kinds = [e.type for e in client.responses.create(**THINK)]  # type: ignore[call-overload]
+    assert "response.reasoning_text.delta" in kinds and "response.reasoning_text.done" in kinds
+    quiet = client.responses.create(**THINK,  # type: ignore[call-overload]
+                                    extra_headers={"X-Reasoning-Events": "summary"})
+    assert not [e for e in quiet if e.type.startswith(RAW_PREFIXES)]
 
 
 def test_unknown_header_value_is_a_400_naming_the_header(http: httpx2.Client) -> None:

@@ -103,11 +103,12 @@ THOUGHT = "Let me think about this."
 
 def test_python_stream_helper_shows_reasoning(client: openai.OpenAI) -> None:
     with client.responses.stream(model="mock-think", input="ponder") as stream:
-        summary = "".join(event.delta for event in stream
-                          if event.type == "response.reasoning_summary_text.delta")
+        events = list(stream)
         final = stream.get_final_response()
 
-    assert summary == THOUGHT
+    # An OpenAI SDK gets OpenAI's raw reasoning events on top of the summary ones.
+    for kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+        assert "".join(e.delta for e in events if e.type == kind) == THOUGHT  # type: ignore[union-attr]
     reasoning, message = final.output
     assert reasoning.type == "reasoning" and message.type == "message"
     assert [part.text for part in reasoning.summary] == [THOUGHT]
@@ -115,16 +116,16 @@ def test_python_stream_helper_shows_reasoning(client: openai.OpenAI) -> None:
     assert final.output_text == "You said: ponder"
 
 
-@pytest.mark.parametrize("reasoning_events", [None, "openai"])
+@pytest.mark.parametrize("reasoning_events", [None, "openai", "summary"])
 def test_node_stream_helper_shows_reasoning(openai_node: str, gateway: Server,
                                             reasoning_events: str | None) -> None:
     """openai-node's helper throws on an event type it does not know (such as Open Responses'
-    `response.reasoning.delta`): the default stream must hold none."""
+    `response.reasoning.delta`); OpenAI's raw events it takes, and gets by default."""
     result = _run_node_script(openai_node, gateway, "stream-reasoning",
                               *([reasoning_events] if reasoning_events else []))
 
     assert result["summary"] == THOUGHT
-    assert result["raw"] == (THOUGHT if reasoning_events else "")
+    assert result["raw"] == ("" if reasoning_events == "summary" else THOUGHT)
     reasoning, message = result["output"]
     assert reasoning["summary"] == [{"type": "summary_text", "text": THOUGHT}]
     assert reasoning["content"] == [{"type": "reasoning_text", "text": THOUGHT}]
