@@ -24,6 +24,7 @@ from .protocol.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from .observe import request_id_header
 from .protocol.sse import SseDecoder
 
 __all__ = ["UpstreamClient", "create_session"]
@@ -64,7 +65,8 @@ class UpstreamClient:
         self._session = session
         self.upstream = upstream
         self._timeouts = timeouts
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   **request_id_header()}
         if upstream.api_key:
             if upstream.profile.auth_header == "api-key":
                 headers["api-key"] = upstream.api_key
