@@ -1,8 +1,9 @@
 """The docs keep naming every command-line flag, environment variable and provider profile
 the code has, and hold no real-looking key.
 
-The tests read `cli.build_parser()` and `cli.py` itself, so a new flag or environment
-variable that the README does not mention fails here instead of drifting silently. (The
+The tests read `cli.build_parser()` and the option table (`options.OPTIONS`), so a new flag
+or environment variable that the docs do not mention fails here instead of drifting silently;
+README's flag table must be exactly the one the table generates. (The
 example script is run against a real gateway in tests/e2e/test_example.py.)
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from responses_gateway import cli
+from responses_gateway.options import OPTIONS, markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "online_serving" / "openai_responses_proxy_example.py"
@@ -25,8 +27,6 @@ DOCS = (README, README_ZH, ROOT / "docs" / "architecture.md",
 # Something shaped like a real OpenAI-style secret key. Placeholders such as `sk-...` or
 # `sk-local` are fine; 20+ key characters are not.
 _REAL_LOOKING_KEY = re.compile(r"sk-[A-Za-z0-9]{20,}")
-# Environment names that cli.py reads: pick(flag, "NAME", ...) and ENV_PREFIX + "NAME".
-_ENV_READ = re.compile(r'pick\([^()]*?"([A-Z_]+)"|ENV_PREFIX\s*\+\s*"([A-Z_]+)"')
 
 
 def _flags() -> list[str]:
@@ -36,10 +36,7 @@ def _flags() -> list[str]:
 
 
 def _env_names() -> list[str]:
-    source = Path(cli.__file__).read_text()
-    names = {cli.ENV_PREFIX + (a or b) for a, b in _ENV_READ.findall(source)}
-    assert names, "found no environment variables in cli.py; has the reading code moved?"
-    return sorted(names)
+    return sorted(option.env_name for option in OPTIONS if option.env_name)
 
 
 @pytest.mark.parametrize("doc", [README, README_ZH], ids=lambda p: p.name)
@@ -69,3 +66,22 @@ def test_docs_name_every_provider_profile() -> None:
 def test_no_real_looking_keys_in_docs(doc: Path) -> None:
     found = _REAL_LOOKING_KEY.findall(doc.read_text())
     assert not found, f"{doc.relative_to(ROOT)} contains key-like strings: {found}"
+
+
+_TABLE = re.compile(r"<!-- flags:start -->\n(.*?)<!-- flags:end -->", re.S)
+
+
+def test_readme_flag_table_is_generated_from_the_option_table() -> None:
+    found = _TABLE.search(README.read_text())
+    assert found, "README.md lacks the <!-- flags:start --> ... <!-- flags:end --> block"
+    assert found.group(1) == markdown_table(), (
+        "README's flag table differs from options.OPTIONS; regenerate it with "
+        "`python -m responses_gateway.options README.md`")
+
+
+def test_every_option_is_in_help_under_its_group() -> None:
+    text = cli.build_parser().format_help()
+    for option in OPTIONS:
+        assert option.flags[0] in text
+        if option.env_name:
+            assert option.env_name in text, f"--help does not name {option.env_name}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -22,19 +23,20 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from . import __version__
 from .config import Limits, Settings, Timeouts, Upstream, upstreams_from_toml, with_env_proxy
+from .options import OPTIONS, add_options, resolve
 from .providers import PROFILES
 from .translate.reasoning import derive_key
 
-__all__ = ["Launch", "load_settings", "main"]
+__all__ = ["Launch", "load_settings", "main", "missing_key_warnings"]
 
 logger = logging.getLogger("responses_gateway")
 
-ENV_PREFIX = "RESPONSES_GATEWAY_"
 _MOCK_MARKER = "mock://"
 
 
@@ -43,66 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="responses-gateway",
         description="Serve the OpenAI Responses API on top of a Chat Completions provider.",
         epilog="Subcommand: 'responses-gateway mock-provider --port 9000' runs the built-in "
-               "fake chat-completions provider. Flags with a value can also be set in the "
-               f"environment as {ENV_PREFIX}<FLAG_NAME> (e.g. {ENV_PREFIX}BASE_URL, "
-               f"{ENV_PREFIX}UPSTREAM_API_KEY; client keys: {ENV_PREFIX}API_KEYS, "
-               "comma-separated).")
+               "fake chat-completions provider. A flag overrides its variable; an empty "
+               "variable counts as unset.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--responses-proxy-mode", action="store_true",
-                        help="accepted for compatibility with the original design; this is "
-                             "the only mode")
-    parser.add_argument("--base-url", "--responses-proxy-base-url", dest="base_url",
-                        help="the provider's OpenAI-compatible base URL, e.g. "
-                             "https://api.deepseek.com/v1 (env: RESPONSES_GATEWAY_BASE_URL)")
-    parser.add_argument("--upstream-api-key", "--responses-proxy-api-key",
-                        dest="upstream_api_key",
-                        help="the provider's API key; prefer the environment variable "
-                             "RESPONSES_GATEWAY_UPSTREAM_API_KEY so it stays out of `ps`")
-    parser.add_argument("--provider", choices=sorted(PROFILES),
-                        help="provider profile (default: detected from the base URL)")
-    parser.add_argument("--host", help="address to listen on (default 127.0.0.1; "
-                                       "0.0.0.0 exposes the gateway)")
-    parser.add_argument("--port", type=int, help="port to listen on (default 8000)")
-    parser.add_argument("--api-key", dest="api_keys", action="append", default=None,
-                        help="a key clients must send as a bearer token (repeatable; env: "
-                             "RESPONSES_GATEWAY_API_KEYS, comma-separated). Without it any "
-                             "client key is accepted")
-    parser.add_argument("--unsupported-tools", choices=("drop", "error"),
-                        help="what to do with hosted tools (web_search, ...) the provider "
-                             "cannot run: drop them with a warning (default) or answer 400")
-    parser.add_argument("--connect-timeout", type=float,
-                        help="seconds to connect to the provider (default 10)")
-    parser.add_argument("--read-timeout", type=float,
-                        help="longest silence from the provider, in seconds (default 600)")
-    parser.add_argument("--done-sentinel", action="store_true", default=None,
-                        help="end streams with 'data: [DONE]' (OpenAI sends none)")
-    parser.add_argument("--mock-upstream", action="store_true", default=None,
-                        help="use the built-in fake provider (no key needed, offline)")
-    parser.add_argument("--config", help="TOML file listing several upstreams (see "
-                                         "docs/configuration.md); env: RESPONSES_GATEWAY_CONFIG")
-    parser.add_argument("--api-version", help="Azure api-version query parameter")
-    parser.add_argument("--store", help="where responses are stored: sqlite:///path (default: "
-                                        "in the data directory), redis://host:port/db, "
-                                        "memory, or none (stateless)")
-    parser.add_argument("--store-ttl", type=float,
-                        help="seconds a stored response is kept (default 30 days)")
-    parser.add_argument("--store-max-entries", type=int,
-                        help="most responses kept; the oldest go first (default 100000)")
-    parser.add_argument("--run-lease", type=float,
-                        help="seconds after which a background run that stopped reporting "
-                             "(its process died) is marked failed (default 30)")
-    parser.add_argument("--data-dir", help="directory for the SQLite store and the reasoning "
-                                           "key (default ~/.local/share/responses-gateway)")
-    parser.add_argument("--reasoning-key",
-                        help="secret that seals reasoning into encrypted_content (default: a "
-                             "random key kept in the data directory); prefer the env "
-                             "RESPONSES_GATEWAY_REASONING_KEY")
-    parser.add_argument("--workers", type=int,
-                        help="processes serving the port together (default 1; use one per "
-                             "core)")
-    parser.add_argument("--log-level", default=None,
-                        help="debug, info, warning or error (default info)")
+    add_options(parser, _CHOICES)
     return parser
+
+
+_CHOICES = {"provider": sorted(PROFILES)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,82 +66,111 @@ class Launch:
 
 
 def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
-    """Settings from flags, falling back to the environment, then to defaults."""
-    args = build_parser().parse_args(list(argv))
-
-    def pick(flag: object, name: str, default: str | None = None) -> str | None:
-        if flag is not None:
-            return str(flag)
-        # An empty variable counts as unset, not as an empty value.
-        return environ.get(ENV_PREFIX + name) or default
-
-    mock = bool(args.mock_upstream) or _truthy(environ.get(ENV_PREFIX + "MOCK_UPSTREAM"))
-    data_dir = Path(pick(args.data_dir, "DATA_DIR") or _default_data_dir(environ))
+    """Settings from flags, falling back to the environment, then to defaults. Every bad
+    value is reported at once, one line each, naming the flag or variable."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(list(argv))
+    errors = [f"{arg}: unknown flag (see --help)" for arg in unknown if arg.startswith("-")]
+    errors += [f"{arg}: unexpected argument" for arg in unknown if not arg.startswith("-")]
+    values, bad = resolve(args, environ, _CHOICES)
+    errors += bad
+    settings: Settings | None = None
     try:
+        data_dir = Path(values["data_dir"] or _default_data_dir(environ))
+        flagged = {o.dest for o in OPTIONS if getattr(args, o.dest, None) is not None}
         upstreams = tuple(with_env_proxy(u, environ)
-                          for u in _upstreams(args, environ, pick, mock))
-        keys = args.api_keys
-        if keys is None:
-            keys = [k.strip() for k in environ.get(ENV_PREFIX + "API_KEYS", "").split(",")]
-        secret = pick(args.reasoning_key, "REASONING_KEY")
-        settings = Settings(
-            upstreams=upstreams,
-            host=pick(args.host, "HOST", "127.0.0.1") or "127.0.0.1",
-            port=int(pick(args.port, "PORT", "8000") or 8000),
-            api_keys=frozenset(k for k in keys if k),
-            timeouts=Timeouts(connect=float(pick(args.connect_timeout, "CONNECT_TIMEOUT", "10")
-                                            or 10),
-                              read=float(pick(args.read_timeout, "READ_TIMEOUT", "600") or 600)),
-            limits=Limits(),
-            unsupported_tools=pick(args.unsupported_tools, "UNSUPPORTED_TOOLS", "drop") or "drop",
-            done_sentinel=bool(args.done_sentinel) or _truthy(environ.get(ENV_PREFIX
-                                                                          + "DONE_SENTINEL")),
-            store_url=pick(args.store, "STORE") or f"sqlite:///{data_dir / 'responses.db'}",
-            store_ttl=float(pick(args.store_ttl, "STORE_TTL", str(30 * 86400)) or 1),
-            store_max_entries=int(pick(args.store_max_entries, "STORE_MAX_ENTRIES", "100000")
-                                  or 1),
-            run_lease=float(pick(args.run_lease, "RUN_LEASE", "30") or 30),
-            reasoning_key=derive_key(secret) if secret else _stored_key(data_dir),
-        )
-    except (KeyError, ValueError, OSError, tomllib.TOMLDecodeError) as exc:
-        raise SystemExit(f"responses-gateway: {exc}") from None
-    workers = int(pick(args.workers, "WORKERS", "1") or 1)
-    if workers < 1:
-        raise SystemExit("responses-gateway: --workers must be at least 1")
-    return Launch(settings, mock, (pick(args.log_level, "LOG_LEVEL", "info") or "info").upper(),
-                  workers)
+                          for u in _upstreams(values, flagged, environ, errors))
+        secret = values["reasoning_key"]
+        if not errors:
+            settings = Settings(
+                upstreams=upstreams,
+                host=values["host"],
+                port=values["port"],
+                api_keys=frozenset(values["api_keys"] or ()),
+                timeouts=Timeouts(connect=values["connect_timeout"],
+                                  read=values["read_timeout"]),
+                limits=Limits(),
+                unsupported_tools=values["unsupported_tools"],
+                done_sentinel=values["done_sentinel"],
+                store_url=values["store"] or f"sqlite:///{data_dir / 'responses.db'}",
+                store_ttl=values["store_ttl"],
+                store_max_entries=values["store_max_entries"],
+                run_lease=values["run_lease"],
+                reasoning_key=derive_key(secret) if secret else _stored_key(data_dir),
+            )
+    except (KeyError, ValueError, OSError) as exc:
+        errors.append(str(exc))
+    if errors or settings is None:
+        raise SystemExit("\n".join(f"responses-gateway: {error}" for error in errors))
+    return Launch(settings, values["mock_upstream"], values["log_level"].upper(),
+                  values["workers"])
 
 
-def _upstreams(args: argparse.Namespace, environ: Mapping[str, str], pick: Any,
-               mock: bool) -> tuple[Upstream, ...]:
-    config = pick(args.config, "CONFIG")
-    single = [flag for flag, value in (("--base-url", args.base_url),
-                                       ("--upstream-api-key", args.upstream_api_key),
-                                       ("--provider", args.provider),
-                                       ("--api-version", args.api_version)) if value]
-    if mock and (config or args.base_url):
-        raise SystemExit("responses-gateway: --mock-upstream replaces the upstream; drop "
-                         "--base-url / --config, or drop --mock-upstream")
+def _upstreams(values: Mapping[str, Any], flagged: set[str], environ: Mapping[str, str],
+               errors: list[str]) -> tuple[Upstream, ...]:
+    """The upstreams the values name; problems are appended to `errors`. With a config
+    file or the mock, the single-upstream variables are ignored (their flags are errors)."""
+    config, mock = values["config"], values["mock_upstream"]
+    single = [flag for flag, key in (("--base-url", "base_url"),
+                                     ("--upstream-api-key", "upstream_api_key"),
+                                     ("--provider", "provider"),
+                                     ("--api-version", "api_version")) if key in flagged]
+    if mock and (config or "base_url" in flagged):
+        errors.append("--mock-upstream replaces the upstream; drop --base-url / --config, "
+                      "or drop --mock-upstream")
+        return ()
     if config:
         if single:
-            raise SystemExit(f"responses-gateway: {', '.join(single)} cannot be combined with "
-                             "--config; set these per upstream in the config file")
+            errors.append(f"{', '.join(single)} cannot be combined with --config; set these "
+                          "per upstream in the config file")
+            return ()
         try:
             with open(config, "rb") as handle:
                 return upstreams_from_toml(tomllib.load(handle), environ)
         except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
-            raise ValueError(f"config file {config}: {exc}") from None
-    base_url = pick(args.base_url, "BASE_URL")
+            errors.append(f"config file {config}: {exc}")
+            return ()
+    base_url = values["base_url"]
     if mock:
         base_url = "http://127.0.0.1:9/v1"  # replaced by the real mock address at start
     if not base_url:
-        raise SystemExit(
-            "responses-gateway: no upstream given. Pass --base-url URL (or set "
-            "RESPONSES_GATEWAY_BASE_URL), --config FILE for several upstreams, or "
-            "--mock-upstream to try the gateway offline with the built-in fake provider.")
-    api_key = pick(args.upstream_api_key, "UPSTREAM_API_KEY")
-    return (Upstream.from_url(base_url, api_key, profile=pick(args.provider, "PROVIDER"),
-                              api_version=pick(args.api_version, "API_VERSION")),)
+        errors.append(
+            "no upstream given. Pass --base-url URL (or set RESPONSES_GATEWAY_BASE_URL), "
+            "--config FILE for several upstreams, or --mock-upstream to try the gateway "
+            "offline with the built-in fake provider.")
+        return ()
+    try:
+        upstream = Upstream.from_url(base_url, values["upstream_api_key"],
+                                     profile=values["provider"],
+                                     api_version=values["api_version"])
+    except ValueError as exc:
+        errors.append(f"--base-url (RESPONSES_GATEWAY_BASE_URL): {exc}")
+        return ()
+    return (upstream,)
+
+
+def missing_key_warnings(settings: Settings) -> list[str]:
+    """One warning per upstream that has no key but is not on this machine or a private
+    network: hosted providers answer 401 to a keyless call, so say so at start."""
+    warnings = []
+    for upstream in settings.upstreams:
+        if upstream.api_key or _is_local(urlsplit(upstream.base_url).hostname or ""):
+            continue
+        variable = ("RESPONSES_GATEWAY_UPSTREAM_API_KEY" if len(settings.upstreams) == 1
+                    else "its api_key_env variable")
+        warnings.append(f"upstream {upstream.name} ({upstream.display_url}) has no API key; "
+                        f"a hosted provider will answer 401. Set {variable}.")
+    return warnings
+
+
+def _is_local(host: str) -> bool:
+    if host in ("localhost", "") or host.endswith((".local", ".internal", ".localhost")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host  # a bare name like `vllm` in a compose network
+    return address.is_loopback or address.is_private or address.is_link_local
 
 
 def _default_data_dir(environ: Mapping[str, str]) -> str:
@@ -216,10 +195,6 @@ def _stored_key(data_dir: Path) -> bytes:
     return key
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "mock-provider":
@@ -230,6 +205,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     launch = load_settings(argv, os.environ)
     logging.basicConfig(level=launch.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not launch.mock_upstream:
+        for warning in missing_key_warnings(launch.settings):
+            logger.warning("%s", warning)
     if launch.workers > 1:
         _supervise(launch)
     else:
@@ -296,7 +274,14 @@ async def _serve(settings: Settings, mock: bool, *, reuse_port: bool = False) ->
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024,
                        reuse_port=reuse_port or None)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        for each in reversed(runners):
+            await each.cleanup()
+        raise SystemExit(f"responses-gateway: --port (RESPONSES_GATEWAY_PORT): cannot listen "
+                         f"on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
     runners.append(runner)
     logger.info("responses-gateway %s listening on http://%s:%d/v1 -> %s (pid %d)",
                 __version__, settings.host, settings.port,
