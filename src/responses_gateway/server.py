@@ -25,6 +25,7 @@ from .protocol.errors import (
     MethodNotAllowed,
     NotFound,
 )
+from .protocol.headers import check_headers
 from . import conversations
 from .compaction import compact_response
 from .rendering import error_response
@@ -51,7 +52,7 @@ def create_app(settings: Settings) -> web.Application:
     """Build the gateway application for `settings`."""
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
-        middlewares=[_error_middleware, _auth_middleware],
+        middlewares=[_error_middleware, _header_middleware, _auth_middleware],
     )
     app[settings_key] = settings
     app[seal_key] = ReasoningSeal(settings.reasoning_key or os.urandom(32))
@@ -160,6 +161,12 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(GatewayError("The gateway hit an internal error."))
+
+
+@web.middleware
+async def _header_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    check_headers(request.headers.items())  # a 400 for a header that is not UTF-8
+    return await handler(request)
 
 
 @web.middleware

@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 
 from .generation import prepare_generation
+from .protocol.bodies import check_depth
 from .protocol.errors import GatewayError, InvalidRequest
 from .protocol.requests import validate_create_request
 from .store import StoredResponse
@@ -84,6 +85,7 @@ def _create_body(data: str) -> dict[str, Any]:
     if not isinstance(message, dict) or message.get("type") != "response.create":
         raise InvalidRequest("Expected a {\"type\": \"response.create\", ...} message.",
                              param="type", code="invalid_value")
+    check_depth(message, data)
     for key in _HTTP_ONLY_FIELDS:
         if key in message:
             raise InvalidRequest(f"'{key}' is not used in WebSocket mode.", param=key,
