@@ -13,7 +13,7 @@ from aiohttp import web
 
 from .appkeys import require_store
 from .generation import new_id
-from .protocol.errors import NotFound
+from .protocol.errors import InvalidRequest, NotFound
 from .protocol.fields import check_array, check_max_items, check_metadata, missing
 from .protocol.items import check_items
 from .protocol.queries import parse_include, parse_list_query
@@ -49,6 +49,12 @@ def _items(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:
     check_array(items, "items", " of objects")
     check_max_items(items, "items", _MAX_ITEMS_PER_CALL)
     check_items(items, "items")  # as a create request's input: later turns must take them
+    for i, item in enumerate(items):
+        kind = item.get("type") or ("message" if "role" in item else "item_reference")
+        if kind == "item_reference":
+            raise InvalidRequest("A conversation keeps items, not references to them: add the "
+                                 "item itself.", param=f"items[{i}].type",
+                                 code="unsupported_item")
     return with_item_ids(items, new_id)
 
 

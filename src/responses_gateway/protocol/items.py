@@ -49,9 +49,9 @@ def check_item(item: Any, param: str) -> None:
         raise type_error(param, "an object", item)
     kind = item.get("type")
     if kind is None:
-        if "role" in item:
+        if "role" in item and "type" not in item:  # an "easy" message: its type may be left out
             kind = "message"
-        elif "id" in item:
+        elif "id" in item and "role" not in item:  # an item_reference's type may be null
             kind = "item_reference"
         else:
             raise missing(f"{param}.type")

@@ -7,6 +7,7 @@ defines is a 400 here, before anything is sent upstream.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .errors import InvalidRequest
@@ -30,6 +31,9 @@ HOSTED_TOOL_TYPES = frozenset({
 })
 TOOL_TYPES = HOSTED_TOOL_TYPES | {"function", "custom", "namespace"}
 _CHOICE_MODES = ("none", "auto", "required")
+# What OpenAI and chat providers accept as a function name (longer ones are shortened when a
+# namespace is flattened into the name: translate/tools.py).
+_NAME = re.compile(r"[a-zA-Z0-9_-]+")
 
 
 def check_tools(tools: Any) -> None:
@@ -55,6 +59,11 @@ def _check_tool(tool: Any, param: str, *, nested: bool) -> None:
         if name is None:
             raise missing(f"{param}.name")
         check_string(name, f"{param}.name", non_empty=True)
+        if not _NAME.fullmatch(name):
+            raise InvalidRequest(f"Invalid '{param}.name': string does not match pattern. "
+                                 "Expected a string that matches the pattern "
+                                 "'^[a-zA-Z0-9_-]+$'.", param=f"{param}.name",
+                                 code="invalid_value")
         if tool.get("description") is not None:
             check_string(tool["description"], f"{param}.description")
     if kind == "function":
