@@ -94,6 +94,8 @@ CREATE_CASES = [
                  id="tool-type-unknown"),
     pytest.param({"tools": [WEATHER_TOOL, {"type": "function"}]}, "tools[1].name",
                  "missing_required_parameter", id="function-tool-without-name"),
+    pytest.param({"tools": [{**WEATHER_TOOL, "name": "get weather"}]}, "tools[0].name",
+                 "invalid_value", id="tool-name-with-space"),
     pytest.param({"temperature": -5}, "temperature", "decimal_below_min_value",
                  id="temperature-negative"),
     pytest.param({"temperature": 100}, "temperature", "decimal_above_max_value",
@@ -248,6 +250,11 @@ CONVERSATION_ITEM_CASES = [
                   "content": [{"type": "input_image", "file_id": "file_1"}]},
                  "items[0].content[0].file_id", id="image-by-file-id"),
     pytest.param("hello", "items[0]", id="not-an-object"),
+    pytest.param({"type": "item_reference", "id": "msg_1"}, "items[0].type",
+                 id="item-reference"),
+    pytest.param({"id": "msg_1"}, "items[0].type", id="bare-reference"),
+    pytest.param({"type": "message", "role": "user", "content": "x", "type_": 1,
+                  "status": "done"}, "items[0].status", id="unknown-status"),
 ]
 
 
