@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import aiohttp
@@ -463,3 +465,30 @@ def test_listed_models_come_first() -> None:
         assert status == 200 and answer["model"] == "alpha-x"
 
     serve(scenario, models=("alpha-x", "mock-echo"))
+
+
+def test_command_logs_like_the_gateway_without_a_banner(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "mock.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "responses_gateway", "mock-provider",
+                                    "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while "listening" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    assert lines, "the mock provider logged nothing"
+    assert "Running on" not in log.read_text() and "CTRL+C" not in log.read_text(), lines
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO responses_gateway\.mock_provider: "
+                    rf"mock provider listening on http://127\.0\.0\.1:{port}/v1", lines[0]), lines

@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import logging
 import re
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -37,6 +38,8 @@ from .mock_quirks import (
     check_message,
     thinks,
 )
+
+logger = logging.getLogger("responses_gateway.mock_provider")
 
 __all__ = ["MODELS", "QUIRKS", "REQUEST_LOG", "create_mock_app", "run_mock_provider"]
 
@@ -540,10 +543,22 @@ def run_mock_provider(argv: list[str] | None = None) -> None:
                         f"of: {', '.join(sorted(QUIRKS))}")
     parser.add_argument("--model", action="append", default=[], metavar="NAME",
                         help="also list this model id at GET /models; repeatable")
+    parser.add_argument("--log-level", default="info",
+                        choices=("debug", "info", "warning", "error"),
+                        help="how much it logs (default: %(default)s)")
     args = parser.parse_args(argv)
+    # The gateway's log format, and no aiohttp banner printed to stdout.
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_mock_app(quirks=frozenset(args.quirk), api_key=args.api_key,
                           models=tuple(args.model))
-    web.run_app(app, host=args.host, port=args.port)
+    logger.info("mock provider listening on http://%s:%d/v1 (quirks: %s)", args.host, args.port,
+                ", ".join(sorted(args.quirk)) or "none")
+    try:
+        web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    except OSError as exc:
+        raise SystemExit(f"responses-gateway mock-provider: --port: cannot listen on "
+                         f"{args.host}:{args.port}: {exc.strerror or exc}") from None
 
 
 if __name__ == "__main__":
