@@ -64,8 +64,8 @@ def missing(param: str) -> InvalidRequest:
 
 def _listed(values: Iterable[str], last: str) -> str:
     quoted = [f"'{v}'" for v in values]
-    if len(quoted) < 2:
-        return "".join(quoted)
+    if len(quoted) < 3:
+        return f" {last} ".join(quoted)
     return f"{', '.join(quoted[:-1])}, {last} {quoted[-1]}"
 
 
