@@ -85,7 +85,7 @@ def _create_body(data: str) -> dict[str, Any]:
     if not isinstance(message, dict) or message.get("type") != "response.create":
         raise InvalidRequest("Expected a {\"type\": \"response.create\", ...} message.",
                              param="type", code="invalid_value")
-    check_depth(message, data)
+    check_depth(message)
     for key in _HTTP_ONLY_FIELDS:
         if key in message:
             raise InvalidRequest(f"'{key}' is not used in WebSocket mode.", param=key,
