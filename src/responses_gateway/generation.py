@@ -153,7 +153,8 @@ class Generation:
 
     def stored_record(self, *, lease_until: float | None = None) -> StoredResponse:
         messages = list(self.chat.carried_messages)
-        reply = to_assistant_message(self.machine.snapshot()["output"], self.chat.tool_map)
+        reply = to_assistant_message(self.machine.snapshot()["output"], self.chat.tool_map,
+                                     self.machine.call_extras)
         if reply is not None and lease_until is None:
             messages.append(reply)
         return StoredResponse(
@@ -239,8 +240,12 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
                 return None  # ours, for another provider: its plain text must not go there
         return reasoning_text_of(item)
 
-    def seal_reasoning(text: str) -> str:
-        return seal.seal(text, provider=provider_tag, model=model, nonce=os.urandom(12))
+    def seal_reasoning(text: str, /, extras: dict[str, Any] | None = None) -> str:
+        return seal.seal(text, provider=provider_tag, model=model, nonce=os.urandom(12),
+                         extras=extras)
+
+    def resolve_extras(item: dict[str, Any]) -> dict[str, Any]:
+        return seal.unseal_extras(item.get("encrypted_content"), provider=provider_tag)
 
     def expand_compaction(item: dict[str, Any]) -> list[dict[str, Any]] | None:
         messages = open_compaction(seal, item)
@@ -253,7 +258,8 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     chat = to_chat_request(create, upstream.profile, upstream_model=model, history=history,
                            reject_unsupported_tools=settings.unsupported_tools == "error",
                            resolve_reasoning=resolve_reasoning,
-                           expand_compaction=expand_compaction, stream=stream_upstream)
+                           expand_compaction=expand_compaction, stream=stream_upstream,
+                           resolve_extras=resolve_extras)
     if conversation is not None:
         create = _with_input(create, items)
     if chat.dropped_tools:
@@ -264,7 +270,8 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
                             status="queued" if create.background else "in_progress")
     machine = ResponseStream(response, tool_map=chat.tool_map, new_id=new_id,
                              seal_reasoning=seal_reasoning,
-                             think_tags=upstream.profile.think_tags)
+                             think_tags=upstream.profile.think_tags,
+                             keep_call_extras=upstream.profile.tool_call_extras)
     client = UpstreamClient(app[session_key], upstream, settings.timeouts)
     observe.note_route(create.model, upstream.name, stream=create.stream,
                        response_id=machine.response_id)
