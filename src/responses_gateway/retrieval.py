@@ -9,6 +9,7 @@ import time
 
 from aiohttp import web
 
+from .admission import claim_stream
 from .appkeys import require_store, runs_key, settings_key
 from .leases import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound
@@ -48,6 +49,7 @@ async def get_response(request: web.Request) -> web.StreamResponse:
         raise InvalidRequest("Only background responses can be streamed again; this one was "
                              "not created with background=true.", param="stream",
                              code="invalid_value")
+    claim_stream(request)
     return await _replay(request, require_store(request.app, "Stored responses"), record, after)
 
 
