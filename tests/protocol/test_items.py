@@ -82,3 +82,13 @@ def test_the_prefix_names_where_the_items_are() -> None:
     with pytest.raises(InvalidRequest) as info:
         check_items([{"role": "user", "content": "x"}, {"role": 1}], "items")
     assert info.value.param == "items[1].role"
+
+
+def test_hosted_items_are_the_ones_translation_skips() -> None:
+    """What validation lets through as a hosted item, translation must know to skip."""
+    from responses_gateway.protocol.items import HOSTED_ITEM_TYPES
+    from responses_gateway.translate import items as translate_items
+
+    skipped = translate_items._HOSTED_ITEMS  # noqa: SLF001 (the translator's own list)
+    assert HOSTED_ITEM_TYPES <= skipped
+    assert skipped - HOSTED_ITEM_TYPES <= {"compaction"}  # expanded when sealed by us
