@@ -17,6 +17,7 @@ from aiohttp import web
 
 from .admission import claim_stream
 from .generation import prepare_generation
+from .protocol.bodies import check_depth
 from .protocol.errors import GatewayError, InvalidRequest
 from .protocol.reasoning_events import raw_reasoning_events
 from .protocol.requests import validate_create_request
@@ -96,6 +97,7 @@ def _create_body(data: str) -> dict[str, Any]:
     if not isinstance(message, dict) or message.get("type") != "response.create":
         raise InvalidRequest("Expected a {\"type\": \"response.create\", ...} message.",
                              param="type", code="invalid_value")
+    check_depth(message)
     for key in _HTTP_ONLY_FIELDS:
         if key in message:
             raise InvalidRequest(f"'{key}' is not used in WebSocket mode.", param=key,
