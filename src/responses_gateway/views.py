@@ -14,6 +14,7 @@ from .admission import claim_stream, keep_for_background
 from .background import start_background
 from .generation import Generation, prepare_generation
 from .protocol.errors import UpstreamError
+from .protocol.reasoning_events import raw_reasoning_events
 from .protocol.requests import parse_create_request
 from .protocol.sse import DONE_FRAME, encode_event
 from .tenancy import owner_of
@@ -31,12 +32,14 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     """POST /v1/responses: JSON or SSE (chosen by the body's `stream`), or a background run."""
     raw = await request.read()
     create = parse_create_request(raw)
+    raw_reasoning = raw_reasoning_events(request.headers)
     if create.stream:
         claim_stream(request)
     await _require_store(request, create.store or create.background)
     generation = await prepare_generation(request.app, create, owner=owner_of(request),
                                           request_bytes=len(raw),
-                                          stream_upstream=True if create.background else None)
+                                          stream_upstream=True if create.background else None,
+                                          raw_reasoning=raw_reasoning)
     if create.background:
         release = keep_for_background(request)  # the run counts against the key's limit
         try:
