@@ -212,13 +212,14 @@ OPTIONS: tuple[Option, ...] = (
          help="seconds stored responses and conversations are kept"),
     _opt("--store-max-entries", dest="store_max_entries", group="store",
          env="STORE_MAX_ENTRIES", kind="int", default=100_000, minimum=1, metavar="N",
-         help="the most responses kept per client key; the key's oldest (by first write) go "
-              "first, never another key's"),
+         help="the most responses and conversations kept per client key; the key's oldest "
+              "(responses by first write, conversations by last write) go first, never "
+              "another key's"),
     _opt("--store-max-key-bytes", dest="store_max_key_bytes", group="store",
          env="STORE_MAX_KEY_BYTES", kind="int", default=1 << 30, minimum=1, metavar="BYTES",
          default_text="`1073741824` (1 GiB)",
-         help="the most bytes of stored responses per client key; beyond it the key's oldest "
-              "responses go first, never another key's"),
+         help="the most bytes of stored responses and conversations per client key; beyond "
+              "it the key's oldest go first, never another key's"),
     _opt("--store-max-response-bytes", dest="store_max_response_bytes", group="store",
          env="STORE_MAX_RESPONSE_BYTES", kind="int", default=128 << 20, minimum=1,
          metavar="BYTES", default_text="`134217728` (128 MiB)",

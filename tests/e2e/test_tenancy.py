@@ -178,6 +178,14 @@ def test_one_key_cannot_evict_anothers_responses(spawn_server: Callable[..., Ser
         with pytest.raises(openai.NotFoundError):
             bob.responses.retrieve(bobs[0])  # bob's own oldest went
         assert bob.responses.retrieve(bobs[-1]).id == bobs[-1]
+        # Conversations count too: bob's flood of them never touches alice's records.
+        convs = [bob.conversations.create().id for _ in range(3)]
+        assert alice.responses.retrieve(kept.id).id == kept.id
+        with pytest.raises(openai.NotFoundError):
+            bob.conversations.retrieve(convs[0])
+        with pytest.raises(openai.NotFoundError):
+            bob.responses.retrieve(bobs[-1])
+        assert bob.conversations.retrieve(convs[-1]).id == convs[-1]
 
 
 def test_a_response_over_the_stored_size_limit_is_refused_before_upstream(

@@ -427,3 +427,49 @@ def test_item_index_follows_eviction_and_expiry(make_store: StoreFactory) -> Non
 
     _run(make_store, body, max_entries=2)
 
+
+
+def _conversation(cid: str, owner: str, *, pad: int = 0) -> Conversation:
+    return Conversation(id=cid, created_at=1, owner=owner, expires_at=time.time() + 3600,
+                        items=[{"id": f"i_{cid}", "type": "message", "content": "z" * pad}])
+
+
+def test_conversations_count_toward_their_owners_bounds(make_store: StoreFactory) -> None:
+    async def body(store: ResponseStore) -> None:
+        await store.put_conversation(_conversation("conv_a", "alice"))
+        await store.put(_owned("resp_a0", "alice"))
+        await store.put(_owned("resp_a1", "alice"))  # three records: the oldest goes
+        assert await store.get_conversation("conv_a") is None
+        await store.put_conversation(_conversation("conv_b", "alice"))
+        assert await store.get("resp_a0") is None
+        # Writing to a conversation makes it the youngest.
+        await store.append_conversation_items("conv_b", [{"id": "i_new", "type": "message"}])
+        await store.put(_owned("resp_a2", "alice"))
+        assert await store.get("resp_a1") is None
+        assert await store.get_conversation("conv_b") is not None
+        # Another owner's conversations never make room for alice.
+        for n in range(3):
+            await store.put_conversation(_conversation(f"conv_bob{n}", "bob"))
+        assert await store.get_conversation("conv_b") is not None
+        assert await store.get("resp_a2") is not None
+        # A deleted conversation gives its place back.
+        assert await store.delete_conversation("conv_b")
+        await store.put(_owned("resp_a3", "alice"))
+        assert await store.get("resp_a2") is not None
+
+    _run(make_store, body, max_entries=2)
+
+
+def test_conversation_bytes_evict_the_owners_oldest(make_store: StoreFactory) -> None:
+    async def body(store: ResponseStore) -> None:
+        await store.put(_owned("resp_a0", "alice", pad=3000))
+        await store.put(_owned("resp_b0", "bob", pad=3000))
+        await store.put_conversation(_conversation("conv_a", "alice", pad=3000))
+        assert await store.get("resp_a0") is not None
+        await store.append_conversation_items(
+            "conv_a", [{"id": "i_more", "type": "message", "content": "z" * 3000}])
+        assert await store.get("resp_a0") is None  # alice over 8 KB: her oldest goes
+        assert await store.get("resp_b0") is not None
+        assert await store.get_conversation("conv_a") is not None
+
+    _run(make_store, body, max_owner_bytes=8000)

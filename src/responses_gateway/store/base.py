@@ -8,9 +8,10 @@ Tenancy: every response and conversation carries an `owner`, a keyed hash of the
 that made it ("" when the gateway has no client keys: one tenant, and the owner of records
 written before owners existed). Handlers read through `get_owned` / `get_conversation_owned`
 / `find_items`, which treat another owner's record as absent. Backends keep the bounds per
-owner: `max_entries` responses and `max_owner_bytes` serialised bytes; a put beyond either
-evicts that owner's oldest responses, never another owner's. One serialised record may not
-exceed `max_record_bytes` (`RecordTooLarge`).
+owner, responses and conversations together: `max_entries` records and `max_owner_bytes`
+serialised bytes; a write beyond either evicts that owner's oldest records (responses by
+first write, conversations by last write), never another owner's and never the record just
+written. One serialised record may not exceed `max_record_bytes` (`RecordTooLarge`).
 
 Item index: every item id in a stored response (its input items and output) or conversation
 maps to the record holding it, so an `item_reference` finds the item by id alone for as long
@@ -137,8 +138,8 @@ class ResponseStore(abc.ABC):
     """Where responses, their stream events, cancel requests and conversations live.
 
     `ttl` bounds how long anything is kept (seconds). Per owner, `max_entries` bounds how
-    many responses are kept and `max_owner_bytes` their serialised size (the owner's oldest,
-    by first write, go first); `max_record_bytes` bounds one serialised response or
+    many responses and conversations are kept and `max_owner_bytes` their serialised size
+    (the owner's oldest go first); `max_record_bytes` bounds one serialised response or
     conversation. Every method is safe to call concurrently.
     """
 
@@ -263,8 +264,8 @@ class ResponseStore(abc.ABC):
     # -- conversations --------------------------------------------------------------------
     @abc.abstractmethod
     async def put_conversation(self, conversation: Conversation) -> None:
-        """Insert or replace a conversation and index its items (RecordTooLarge beyond
-        `max_record_bytes`)."""
+        """Insert or replace a conversation, index its items and keep its owner's bounds
+        (RecordTooLarge beyond `max_record_bytes`)."""
 
     @abc.abstractmethod
     async def get_conversation(self, conversation_id: str) -> Conversation | None:

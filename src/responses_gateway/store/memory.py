@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import orjson
 
-from .base import Conversation, ResponseStore, StoredResponse
+from .base import CONVERSATION_PREFIX, Conversation, ResponseStore, StoredResponse
 
 __all__ = ["MemoryStore"]
 
@@ -22,7 +22,8 @@ class MemoryStore(ResponseStore):
         # Records are kept serialised so callers never share objects with the store.
         self._responses: dict[str, bytes] = {}
         self._meta: dict[str, tuple[str, float, list[str]]] = {}  # owner, expiry, item ids
-        # Per owner: response ids in first-insert order with their sizes, and the sum.
+        # Per owner: record ids oldest first (responses by first write, conversations by last
+        # write) with their sizes, and the sum.
         self._owned: dict[str, OrderedDict[str, int]] = {}
         self._owned_bytes: dict[str, int] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}
@@ -40,14 +41,26 @@ class MemoryStore(ResponseStore):
         self._responses[record.id] = body
         self._meta[record.id] = (record.owner, record.expires_at, record.item_ids())
         # A replace keeps its place (eviction goes by first insert) and counts its new size.
-        self._owned_bytes[record.owner] = (self._owned_bytes.get(record.owner, 0)
-                                           + len(body) - sizes.get(record.id, 0))
-        sizes[record.id] = len(body)
+        self._count(record.owner, record.id, len(body))
         for item_id in record.item_ids():
             self._items[item_id] = record.id
+        await self._bound(record.owner, record.id)
+
+    def _count(self, owner: str, record_id: str, size: int) -> None:
+        sizes = self._owned.setdefault(owner, OrderedDict())
+        self._owned_bytes[owner] = self._owned_bytes.get(owner, 0) + size - sizes.get(record_id, 0)
+        sizes[record_id] = size
+
+    async def _bound(self, owner: str, keep: str) -> None:
+        """Remove the owner's oldest records (never `keep`) while over either bound."""
+        sizes = self._owned[owner]
         while len(sizes) > 1 and (len(sizes) > self.max_entries
-                                  or self._owned_bytes[record.owner] > self.max_owner_bytes):
-            await self.delete(next(iter(sizes)))
+                                  or self._owned_bytes[owner] > self.max_owner_bytes):
+            victim = next(i for i in sizes if i != keep)
+            if victim.startswith(CONVERSATION_PREFIX):
+                await self.delete_conversation(victim)
+            else:
+                await self.delete(victim)
 
     def _forget_size(self, owner: str, response_id: str) -> None:
         sizes = self._owned.get(owner)
@@ -101,10 +114,15 @@ class MemoryStore(ResponseStore):
         return response_id in self._cancels
 
     async def put_conversation(self, conversation: Conversation) -> None:
-        self._conversations[conversation.id] = Conversation.from_json(
-            self._checked_json(conversation))
+        body = self._checked_json(conversation)
+        previous = self._conversations.get(conversation.id)
+        if previous is not None:
+            self._forget_size(previous.owner, conversation.id)
+        self._conversations[conversation.id] = Conversation.from_json(body)
+        self._count(conversation.owner, conversation.id, len(body))  # now the youngest
         for item_id in conversation.item_ids():
             self._items.setdefault(item_id, conversation.id)
+        await self._bound(conversation.owner, conversation.id)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         found = self._conversations.get(conversation_id)
@@ -116,6 +134,7 @@ class MemoryStore(ResponseStore):
         found = self._conversations.pop(conversation_id, None)
         if found is None:
             return False
+        self._forget_size(found.owner, conversation_id)
         for item_id in found.item_ids():
             if self._items.get(item_id) == conversation_id:
                 del self._items[item_id]

@@ -35,8 +35,13 @@ return top
 # Deletes one response's keys and takes it off its owner's index and byte count.
 # KEYS: sizes hash, bytes hash. ARGV: key prefix, response id. Returns 1 if it existed.
 _FORGET = """
+local function record_key(prefix, id)
+  if string.sub(id, 1, 5) == 'conv_' then return prefix .. 'conv:' .. id end
+  return prefix .. 'resp:' .. id
+end
+
 local function forget(prefix, id)
-  local deleted = redis.call('DEL', prefix .. 'resp:' .. id)
+  local deleted = redis.call('DEL', record_key(prefix, id))
   redis.call('DEL', prefix .. 'events:' .. id, prefix .. 'cancel:' .. id)
   local owner = ''
   local meta = redis.call('HGET', KEYS[1], id)
@@ -51,12 +56,40 @@ local function forget(prefix, id)
   redis.call('ZREM', index, id)
   return deleted
 end
+
+-- Forget the owner's oldest records (never `keep`) while over either bound.
+local function evict(prefix, index, keep, used, count, max_entries, max_bytes)
+  while count > 1 and (count > max_entries or used > max_bytes) do
+    local oldest = redis.call('ZRANGE', index, 0, 1)
+    local victim = oldest[1]
+    if victim == keep then victim = oldest[2] end
+    if not victim then break end
+    local meta = redis.call('HGET', KEYS[1], victim)
+    if meta then used = used - tonumber(string.match(meta, '^(%d+)')) end
+    forget(prefix, victim)
+    redis.call('ZREM', index, victim)  -- also for entries written before sizes were kept
+    count = count - 1
+  end
+  return count
+end
+
+-- Count a record of `size` bytes for its owner; `score` orders it in the owner's index.
+local function account(prefix, index, id, owner, size, score, nx)
+  if nx then redis.call('ZADD', index, 'NX', score, id)
+  else redis.call('ZADD', index, score, id) end
+  redis.call('SADD', prefix .. 'owners', owner)
+  local old = redis.call('HGET', KEYS[1], id)
+  local old_size = 0
+  if old then old_size = tonumber(string.match(old, '^(%d+)')) end
+  redis.call('HSET', KEYS[1], id, size .. ' ' .. owner)
+  return redis.call('HINCRBY', KEYS[2], owner, size - old_size)
+end
 """
 
-# KEYS: sizes hash, bytes hash, response key, events key, owner's index, owners set.
+# KEYS: sizes hash, bytes hash, response key, events key, owner's index.
 # ARGV: key prefix, id, owner, body, ttl ms (0: expired), now, max entries, max bytes,
 # then the ids of the items the response holds. Stores the response, indexes its items, then
-# evicts the owner's oldest responses (never this one) beyond the owner's bounds.
+# evicts the owner's oldest records (never this one) beyond the owner's bounds.
 _PUT = _FORGET + """
 local prefix, id, owner, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
 local size = 0
@@ -68,37 +101,33 @@ if ttl > 0 then
 else
   redis.call('DEL', KEYS[3])
 end
-redis.call('ZADD', KEYS[5], 'NX', ARGV[6], id)
-redis.call('SADD', KEYS[6], owner)
-local old = redis.call('HGET', KEYS[1], id)
-local old_size = 0
-if old then old_size = tonumber(string.match(old, '^(%d+)')) end
-redis.call('HSET', KEYS[1], id, size .. ' ' .. owner)
-local used = redis.call('HINCRBY', KEYS[2], owner, size - old_size)
-local count = redis.call('ZCARD', KEYS[5])
-while count > 1 and (count > tonumber(ARGV[7]) or used > tonumber(ARGV[8])) do
-  local oldest = redis.call('ZRANGE', KEYS[5], 0, 0)[1]
-  if oldest == id then break end
-  local meta = redis.call('HGET', KEYS[1], oldest)
-  if meta then used = used - tonumber(string.match(meta, '^(%d+)')) end
-  forget(prefix, oldest)
-  redis.call('ZREM', KEYS[5], oldest)  -- also for entries written before sizes were kept
-  count = count - 1
-end
-return count
+-- A response keeps its first-write place: replacing it does not make it younger.
+local used = account(prefix, KEYS[5], id, owner, size, ARGV[6], true)
+return evict(prefix, KEYS[5], id, used, redis.call('ZCARD', KEYS[5]), tonumber(ARGV[7]),
+             tonumber(ARGV[8]))
 """
 
-# KEYS: sizes hash, bytes hash. ARGV: key prefix, response id.
+# KEYS: sizes hash, bytes hash, owner's index. ARGV: key prefix, conversation id, owner,
+# size, now, max entries, max bytes. Counts a written conversation (as young as its last
+# write) and evicts beyond the owner's bounds.
+_ACCOUNT = _FORGET + """
+local used = account(ARGV[1], KEYS[3], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], false)
+return evict(ARGV[1], KEYS[3], ARGV[2], used, redis.call('ZCARD', KEYS[3]),
+             tonumber(ARGV[6]), tonumber(ARGV[7]))
+"""
+
+# KEYS: sizes hash, bytes hash. ARGV: key prefix, response or conversation id.
 _DELETE = _FORGET + "return forget(ARGV[1], ARGV[2])"
 
 # KEYS: sizes hash, bytes hash, an owner's index. ARGV: key prefix, then ids. Forgets index
-# members whose response key is gone (expired); returns how many.
+# members whose record is gone (expired); returns how many responses that was.
 _PURGE = _FORGET + """
 local removed = 0
 for i = 2, #ARGV do
   local id = ARGV[i]
-  if redis.call('EXISTS', ARGV[1] .. 'resp:' .. id) == 0 then
-    removed = removed + redis.call('ZREM', KEYS[3], id)
+  if redis.call('EXISTS', record_key(ARGV[1], id)) == 0 then
+    local dropped = redis.call('ZREM', KEYS[3], id)
+    if string.sub(id, 1, 5) ~= 'conv_' then removed = removed + dropped end
     forget(ARGV[1], id)
   end
 end
@@ -138,6 +167,7 @@ class RedisStore(ResponseStore):
                                               socket_connect_timeout=5, socket_timeout=30)
         self._append = self._redis.register_script(_APPEND)
         self._put = self._redis.register_script(_PUT)
+        self._account = self._redis.register_script(_ACCOUNT)
         self._delete = self._redis.register_script(_DELETE)
         self._purge = self._redis.register_script(_PURGE)
         self._watch_error = WatchError
@@ -162,8 +192,7 @@ class RedisStore(ResponseStore):
     async def put(self, record: StoredResponse) -> None:
         body = self._checked_json(record)
         await self._put(keys=[self._sizes, self._bytes, self._key("resp", record.id),
-                              self._key("events", record.id), self._index(record.owner),
-                              self._owners],
+                              self._key("events", record.id), self._index(record.owner)],
                         args=[self.prefix, record.id, record.owner, body,
                               _remaining_ms(record.expires_at), time.time(), self.max_entries,
                               self.max_owner_bytes, *record.item_ids()])
@@ -224,6 +253,11 @@ class RedisStore(ResponseStore):
             else:
                 pipe.delete(key)
             await pipe.execute()
+        if ttl_ms:
+            await self._account(keys=[self._sizes, self._bytes, self._index(conversation.owner)],
+                                args=[self.prefix, conversation.id, conversation.owner,
+                                      len(body), time.time(), self.max_entries,
+                                      self.max_owner_bytes])
 
     def _index_items(self, pipe: Any, conversation_id: str, item_ids: list[str],
                      ttl_ms: int) -> None:
@@ -239,7 +273,9 @@ class RedisStore(ResponseStore):
         return None if conversation.expires_at < time.time() else conversation
 
     async def delete_conversation(self, conversation_id: str) -> bool:
-        return await self._redis.delete(self._key("conv", conversation_id)) > 0
+        deleted = await self._delete(keys=[self._sizes, self._bytes],
+                                     args=[self.prefix, conversation_id])
+        return int(deleted) > 0
 
     async def edit_conversation(self, conversation_id: str,
                                 edit: Callable[[Conversation], None]) -> Conversation | None:
@@ -265,10 +301,24 @@ class RedisStore(ResponseStore):
                     pipe.set(key, body, px=ttl_ms)
                     self._index_items(pipe, conversation_id, [
                         i for i in conversation.item_ids() if i not in before], ttl_ms)
-                    await pipe.execute()
-                    return conversation
+                    # Counted in the same transaction: the old size is what was read.
+                    index = self._index(conversation.owner)
+                    pipe.zadd(index, {conversation_id: time.time()})
+                    pipe.sadd(self._owners, conversation.owner)
+                    pipe.hset(self._sizes, conversation_id,
+                              f"{len(body)} {conversation.owner}")
+                    pipe.hincrby(self._bytes, conversation.owner, len(body) - len(raw))
+                    pipe.zcard(index)
+                    *_, used, count = await pipe.execute()
+                    break
                 except self._watch_error:
                     continue
+        if int(count) > self.max_entries or int(used) > self.max_owner_bytes:
+            await self._account(keys=[self._sizes, self._bytes, index],
+                                args=[self.prefix, conversation_id, conversation.owner,
+                                      len(body), time.time(), self.max_entries,
+                                      self.max_owner_bytes])
+        return conversation
 
     # -- housekeeping -------------------------------------------------------------------
     async def purge_expired(self) -> int:

@@ -53,6 +53,22 @@ END""",
     """CREATE TRIGGER IF NOT EXISTS responses_usage_delete AFTER DELETE ON responses BEGIN
     UPDATE usage SET entries = entries - 1, bytes = bytes - OLD.size WHERE owner = OLD.owner;
 END""",
+    "CREATE INDEX IF NOT EXISTS conversations_owner_written ON conversations (owner, written)",
+    """CREATE TRIGGER IF NOT EXISTS conversations_usage_insert AFTER INSERT ON conversations
+BEGIN
+    INSERT INTO usage (owner, entries, bytes) VALUES (NEW.owner, 1, NEW.size)
+        ON CONFLICT (owner) DO UPDATE SET entries = entries + 1, bytes = bytes + NEW.size;
+END""",
+    """CREATE TRIGGER IF NOT EXISTS conversations_usage_update AFTER UPDATE OF owner, size
+ON conversations BEGIN
+    UPDATE usage SET entries = entries - 1, bytes = bytes - OLD.size WHERE owner = OLD.owner;
+    INSERT INTO usage (owner, entries, bytes) VALUES (NEW.owner, 1, NEW.size)
+        ON CONFLICT (owner) DO UPDATE SET entries = entries + 1, bytes = bytes + NEW.size;
+END""",
+    """CREATE TRIGGER IF NOT EXISTS conversations_usage_delete AFTER DELETE ON conversations
+BEGIN
+    UPDATE usage SET entries = entries - 1, bytes = bytes - OLD.size WHERE owner = OLD.owner;
+END""",
     "CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, container TEXT NOT NULL) "
     "WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS items_container ON items (container)",
@@ -152,24 +168,32 @@ class SqliteStore(ResponseStore):
             (record.id, body, now, record.expires_at, record.owner, len(body)))
         db.executemany("INSERT OR REPLACE INTO items (id, container) VALUES (?, ?)",
                        [(item_id, record.id) for item_id in record.item_ids()])
-        row = db.execute("SELECT entries, bytes FROM usage WHERE owner = ?",
-                         (record.owner,)).fetchone()
-        if row is not None and (row[0] > self.max_entries or row[1] > self.max_owner_bytes):
-            self._evict(db, record.owner, record.id, entries=row[0], size=row[1])
+        self._bound(db, record.owner, record.id)
 
-    def _evict(self, db: sqlite3.Connection, owner: str, keep: str, *, entries: int,
-               size: int) -> None:
-        """Remove the owner's oldest responses (never `keep`) until it is within bounds."""
-        victims = []
-        for victim, victim_size in db.execute(
-                "SELECT id, size FROM responses WHERE owner = ? AND id != ? "
-                "ORDER BY created, rowid", (owner, keep)):
+    def _bound(self, db: sqlite3.Connection, owner: str, keep: str) -> None:
+        """Remove the owner's oldest records (never `keep`) until it is within bounds:
+        responses by first write, conversations by last write."""
+        row = db.execute("SELECT entries, bytes FROM usage WHERE owner = ?", (owner,)).fetchone()
+        if row is None:
+            return
+        entries, size = row
+        if entries <= self.max_entries and size <= self.max_owner_bytes:
+            return
+        responses: list[str] = []
+        conversations: list[str] = []
+        for kind, victim, victim_size, _ in db.execute(
+                "SELECT 0, id, size, created AS at FROM responses WHERE owner = ? AND id != ? "
+                "UNION ALL SELECT 1, id, size, written FROM conversations "
+                "WHERE owner = ? AND id != ? ORDER BY at", (owner, keep, owner, keep)):
             if entries <= self.max_entries and size <= self.max_owner_bytes:
                 break
-            victims.append(victim)
+            (conversations if kind else responses).append(victim)
             entries -= 1
             size -= victim_size
-        _delete_responses(db, victims)
+        _delete_responses(db, responses)
+        for victim in conversations:
+            db.execute("DELETE FROM items WHERE container = ?", (victim,))
+            db.execute("DELETE FROM conversations WHERE id = ?", (victim,))
 
     async def get(self, response_id: str) -> StoredResponse | None:
         row = self._db().execute(
@@ -222,10 +246,15 @@ class SqliteStore(ResponseStore):
     async def put_conversation(self, conversation: Conversation) -> None:
         body = self._checked_json(conversation)
         async with self._locked_write() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO conversations (id, body, expires_at) VALUES (?, ?, ?)",
-                (conversation.id, body, conversation.expires_at))
+            db.execute(  # an upsert: REPLACE would skip the usage triggers
+                "INSERT INTO conversations (id, body, expires_at, owner, size, written) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body, "
+                "expires_at = excluded.expires_at, owner = excluded.owner, "
+                "size = excluded.size, written = excluded.written",
+                (conversation.id, body, conversation.expires_at, conversation.owner, len(body),
+                 time.time()))
             _index_conversation_items(db, conversation.id, conversation.item_ids())
+            self._bound(db, conversation.owner, conversation.id)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         row = self._db().execute(
@@ -250,11 +279,13 @@ class SqliteStore(ResponseStore):
             before = set(conversation.item_ids())
             edit(conversation)
             conversation.expires_at = self.expiry()
-            db.execute("UPDATE conversations SET body = ?, expires_at = ? WHERE id = ?",
-                       (self._checked_json(conversation), conversation.expires_at,
-                        conversation_id))
+            body = self._checked_json(conversation)
+            db.execute("UPDATE conversations SET body = ?, expires_at = ?, size = ?, "
+                       "written = ? WHERE id = ?",
+                       (body, conversation.expires_at, len(body), time.time(), conversation_id))
             _index_conversation_items(db, conversation_id, [
                 i for i in conversation.item_ids() if i not in before])
+            self._bound(db, conversation.owner, conversation_id)
             return conversation
 
     # -- housekeeping -------------------------------------------------------------------
@@ -275,7 +306,8 @@ class SqliteStore(ResponseStore):
 
 def _create_schema(conn: sqlite3.Connection) -> None:
     """Create what is missing; a file from an earlier version gains the owner and size
-    columns (its rows belong to the default owner, size unknown: 0) and the usage table."""
+    columns (its rows belong to the default owner, size unknown: 0; its conversations were
+    last written at 0) and the usage table."""
     for statement in filter(str.strip, _TABLES.split(";")):
         conn.execute(statement)
     columns = {row[1] for row in conn.execute("PRAGMA table_info(responses)")}
@@ -283,13 +315,20 @@ def _create_schema(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE responses ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
     if "size" not in columns:
         conn.execute("ALTER TABLE responses ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(conversations)")}
+    for name, kind in (("owner", "TEXT NOT NULL DEFAULT ''"),
+                       ("size", "INTEGER NOT NULL DEFAULT 0"),
+                       ("written", "REAL NOT NULL DEFAULT 0")):
+        if name not in columns:
+            conn.execute(f"ALTER TABLE conversations ADD COLUMN {name} {kind}")
     had_usage = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage'").fetchone()
     for statement in _TENANCY:
         conn.execute(statement)
     if had_usage is None:
         conn.execute("INSERT INTO usage (owner, entries, bytes) "
-                     "SELECT owner, COUNT(*), SUM(size) FROM responses GROUP BY owner")
+                     "SELECT owner, COUNT(*), SUM(size) FROM (SELECT owner, size FROM responses "
+                     "UNION ALL SELECT owner, size FROM conversations) GROUP BY owner")
 
 
 def _index_conversation_items(db: sqlite3.Connection, conversation_id: str,
