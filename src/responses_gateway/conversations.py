@@ -62,7 +62,7 @@ def _items(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:
         if not isinstance(item, dict):  # check_items has said why already
             raise InvalidRequest(f"Invalid 'items[{i}]': expected an item object.",
                                  param=f"items[{i}]", code="invalid_type")
-    return items
+    return list(items)
 
 
 def _metadata(body: dict[str, Any], *, required: bool = False) -> dict[str, str]:
