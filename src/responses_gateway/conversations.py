@@ -18,7 +18,6 @@ from .protocol.fields import check_array, check_max_items, check_metadata, missi
 from .protocol.items import check_items
 from .protocol.queries import parse_include, parse_list_query
 from .protocol.requests import parse_json_object
-from .references import resolve_references
 from .rendering import json_response, list_page
 from .store import Conversation, RecordTooLarge, ResponseStore
 from .tenancy import owner_of
@@ -42,13 +41,6 @@ async def _conversation(request: web.Request) -> tuple[ResponseStore, Conversati
     return store, conversation
 
 
-async def _resolved(request: web.Request, store: ResponseStore,
-                    items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Items with `item_reference`s replaced by the caller's stored items they name."""
-    return with_item_ids(await resolve_references(store, items, owner=owner_of(request),
-                                                  storing=True, field="items"), new_id)
-
-
 def _items(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:
     items = body.get("items")
     if items is None:
@@ -59,10 +51,12 @@ def _items(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:
     check_max_items(items, "items", _MAX_ITEMS_PER_CALL)
     check_items(items, "items")  # as a create request's input: later turns must take them
     for i, item in enumerate(items):
-        if not isinstance(item, dict):  # check_items has said why already
-            raise InvalidRequest(f"Invalid 'items[{i}]': expected an item object.",
-                                 param=f"items[{i}]", code="invalid_type")
-    return list(items)
+        kind = item.get("type") or ("message" if "role" in item else "item_reference")
+        if kind == "item_reference":
+            raise InvalidRequest("A conversation keeps items, not references to them: add the "
+                                 "item itself.", param=f"items[{i}].type",
+                                 code="unsupported_item")
+    return with_item_ids(items, new_id)
 
 
 def _metadata(body: dict[str, Any], *, required: bool = False) -> dict[str, str]:
@@ -80,8 +74,7 @@ async def create_conversation(request: web.Request) -> web.Response:
     body = parse_json_object(raw) if raw.strip() else {}
     conversation = Conversation(id=new_id("conv"), created_at=int(time.time()),
                                 metadata=_metadata(body),
-                                items=await _resolved(request, store,
-                                                      _items(body, required=False)),
+                                items=_items(body, required=False),
                                 expires_at=store.expiry(), owner=owner_of(request))
     try:
         await store.put_conversation(conversation)
@@ -121,9 +114,8 @@ async def list_items(request: web.Request) -> web.Response:
 
 async def add_items(request: web.Request) -> web.Response:
     parse_include(request.query)
-    items = _items(parse_json_object(await request.read()), required=True)
+    added = _items(parse_json_object(await request.read()), required=True)
     store, conversation = await _conversation(request)
-    added = await _resolved(request, store, items)
     try:
         appended = await store.append_conversation_items(conversation.id, added)
     except RecordTooLarge as exc:
