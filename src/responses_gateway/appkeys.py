@@ -9,10 +9,12 @@ from aiohttp import web
 
 from .config import Settings
 from .protocol.errors import InvalidRequest
+from .shutdown import Shutdown
 from .store import ResponseStore
 from .translate.reasoning import ReasoningSeal
 
-__all__ = ["require_store", "runs_key", "seal_key", "session_key", "settings_key", "store_key"]
+__all__ = ["require_store", "runs_key", "seal_key", "session_key", "settings_key",
+           "shutdown_key", "store_key"]
 
 settings_key = web.AppKey("responses_gateway.settings", Settings)
 session_key = web.AppKey("responses_gateway.session", aiohttp.ClientSession)
@@ -21,6 +23,8 @@ store_key = web.AppKey("responses_gateway.store", ResponseStore)
 seal_key = web.AppKey("responses_gateway.seal", ReasoningSeal)
 # Background runs of this process, by response id; cancelled and awaited at shutdown.
 runs_key = web.AppKey("responses_gateway.runs", dict[str, asyncio.Task[None]])
+# What SIGTERM does to streams and runs in flight (shutdown.py).
+shutdown_key = web.AppKey("responses_gateway.shutdown", Shutdown)
 
 
 def require_store(app: web.Application, feature: str) -> ResponseStore:

@@ -1,6 +1,7 @@
 """Background responses: runs that outlive their request, can be polled, resumed, cancelled.
 
-Each run is a tracked task of this process (`runs_key`), cancelled and awaited at shutdown.
+Each run is a tracked task of this process (`runs_key`). At shutdown it may finish until the
+deadline (shutdown.py), then it is cancelled and settles as failed (`server_shutting_down`).
 Events go to the store's event log, so any replica can replay or follow them. A watcher
 refreshes the run's lease (so a crashed run is recognised as dead rather than shown as
 `in_progress` forever) and turns a cancel request, possibly made on another replica, into
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from .appkeys import runs_key, settings_key
 from .generation import Generation
-from .protocol.errors import GatewayError, UpstreamError
+from .protocol.errors import GatewayError, ServerShuttingDown, UpstreamError
 from .store import ResponseStore, StoredResponse
 from .translate.stream import Event, Phase
 
@@ -106,7 +107,7 @@ async def _settle(generation: Generation, store: ResponseStore,
     requested = (generation.cancel_requested
                  or await store.cancel_requested(generation.response_id))
     if generation.machine.phase is not Phase.DONE:
-        error = _Cancelled() if requested else _ShuttingDown()
+        error = _Cancelled() if requested else ServerShuttingDown()
         await _end(generation, store, [*unlogged, *generation.machine.fail(
             error, status="cancelled" if requested else "failed")])
     elif generation.tail is not None:
@@ -151,11 +152,3 @@ class _Cancelled(GatewayError):
 
     def __init__(self) -> None:
         super().__init__("The response was cancelled.", code="cancelled")
-
-
-class _ShuttingDown(GatewayError):
-    """The gateway stopped while the run was going."""
-
-    def __init__(self) -> None:
-        super().__init__("The gateway shut down before the response finished.",
-                         code="server_shutdown")

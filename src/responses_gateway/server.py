@@ -15,7 +15,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from .appkeys import seal_key, session_key, settings_key, store_key
+from .appkeys import runs_key, seal_key, session_key, settings_key, shutdown_key, store_key
 from .background import track_runs
 from .config import Settings
 from .protocol.errors import (
@@ -29,6 +29,7 @@ from . import conversations
 from .compaction import compact_response
 from .rendering import error_response
 from .retrieval import cancel_response, delete_response, get_response, list_input_items
+from .shutdown import Shutdown, drain
 from .store import ResponseStore, open_store
 from .translate.reasoning import ReasoningSeal
 from .upstream import create_session
@@ -55,6 +56,8 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[settings_key] = settings
     app[seal_key] = ReasoningSeal(settings.reasoning_key or os.urandom(32))
+    app[shutdown_key] = Shutdown(settings.shutdown_timeout)
+    app.on_shutdown.append(_drain)
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_response_store)
     app.cleanup_ctx.append(track_runs)
@@ -85,6 +88,11 @@ def _setup_routes(app: web.Application) -> None:
         app.router.add_delete(f"{one}/items/{{item_id}}", conversations.delete_item)
     app.router.add_get("/health", health)
     app.router.add_get("/healthz", health)
+
+
+async def _drain(app: web.Application) -> None:
+    # Runs after the listening sockets closed, before the cleanup contexts below.
+    await drain(app[shutdown_key], app[runs_key])
 
 
 async def _client_session(app: web.Application) -> AsyncIterator[None]:
