@@ -8,12 +8,13 @@ import aiohttp
 from aiohttp import web
 
 from .config import Settings
+from .metrics import Metrics
 from .protocol.errors import InvalidRequest
 from .shutdown import Shutdown
 from .store import ResponseStore
 from .translate.reasoning import ReasoningSeal
 
-__all__ = ["require_store", "runs_key", "seal_key", "session_key", "settings_key",
+__all__ = ["metrics_key", "require_store", "runs_key", "seal_key", "session_key", "settings_key",
            "shutdown_key", "store_key"]
 
 settings_key = web.AppKey("responses_gateway.settings", Settings)
@@ -21,6 +22,8 @@ session_key = web.AppKey("responses_gateway.session", aiohttp.ClientSession)
 # Absent when the store is off (`--store none`).
 store_key = web.AppKey("responses_gateway.store", ResponseStore)
 seal_key = web.AppKey("responses_gateway.seal", ReasoningSeal)
+# Absent when metrics are off (`--metrics off`).
+metrics_key = web.AppKey("responses_gateway.metrics", Metrics)
 # Background runs of this process, by response id; cancelled and awaited at shutdown.
 runs_key = web.AppKey("responses_gateway.runs", dict[str, asyncio.Task[None]])
 # What SIGTERM does to streams and runs in flight (shutdown.py).
