@@ -87,7 +87,8 @@ async def supervised(batches: Batches, *, shutdown: Shutdown, keepalive: float,
                         wake = min(wake, last_sent + keepalive)
                     if stop_at is not None:
                         wake = min(wake, stop_at)
-                    await asyncio.wait([pending, stop], timeout=max(0.0, wake - now))
+                    await asyncio.wait([pending, stop], timeout=max(0.0, wake - now),
+                                       return_when=asyncio.FIRST_COMPLETED)
                     if pending.done():
                         break
                     if left():
@@ -185,7 +186,8 @@ async def complete_supervised(request: web.Request, generation: Generation) -> d
     try:
         with shutdown.busy():
             while True:
-                await asyncio.wait([work, stop], timeout=_POLL)
+                await asyncio.wait([work, stop], timeout=_POLL,
+                                       return_when=asyncio.FIRST_COMPLETED)
                 if work.done():
                     return work.result()
                 if client_gone(request):

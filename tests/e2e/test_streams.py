@@ -71,6 +71,18 @@ class RawStream:
             self.raw += data
         return time.monotonic()
 
+    def read_to_end(self, timeout: float) -> None:
+        """Read until the gateway closes the connection (the request said `close`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, f"the answer did not end within {timeout} s: {self.raw[-600:]!r}"
+            self.sock.settimeout(left)
+            data = self.sock.recv(65536)
+            if not data:
+                return
+            self.raw += data
+
     def read_for(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
