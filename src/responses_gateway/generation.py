@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from . import observe
-from .appkeys import seal_key, session_key, settings_key, store_key
+from .appkeys import seal_key, session_key, settings_key, slots_key, store_key
 from .config import Upstream
 from .leases import lease_expired, mark_dead
 from .protocol.errors import (
@@ -31,6 +31,7 @@ from .protocol.errors import (
 )
 from .protocol.requests import CreateRequest
 from .store import Conversation, ResponseStore, StoredResponse
+from .storehealth import log_store_failure
 from .translate.history import to_assistant_message, with_item_ids
 from .translate.compaction import open_compaction
 from .translate.reasoning import SEALED_PREFIX, reasoning_text_of
@@ -116,8 +117,8 @@ class Generation:
             observe.note_result(self.machine.snapshot())
             try:
                 await self.persist()
-            except Exception:  # the client still gets its answer; the store is what failed
-                logger.exception("storing %s failed", self.response_id)
+            except Exception as exc:  # the client still gets its answer; the store failed
+                log_store_failure(self.store, self.response_id, exc)
             yield tail
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
@@ -134,8 +135,8 @@ class Generation:
         observe.note_result(self.machine.snapshot())
         try:
             await self.persist()
-        except Exception:  # the answer is not lost because the store failed
-            logger.exception("storing %s failed", self.response_id)
+        except Exception as exc:  # the answer is not lost because the store failed
+            log_store_failure(self.store, self.response_id, exc)
         return self.machine.snapshot()
 
     async def interrupt(self, error: GatewayError | None) -> list[Event]:
@@ -181,7 +182,8 @@ class Generation:
 
     def stored_record(self, *, lease_until: float | None = None) -> StoredResponse:
         messages = list(self.chat.carried_messages)
-        reply = to_assistant_message(self.machine.snapshot()["output"], self.chat.tool_map)
+        reply = to_assistant_message(self.machine.snapshot()["output"], self.chat.tool_map,
+                                     self.machine.call_extras)
         if reply is not None and lease_until is None:
             messages.append(reply)
         return StoredResponse(
@@ -268,8 +270,12 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
                 return None  # ours, for another provider: its plain text must not go there
         return reasoning_text_of(item)
 
-    def seal_reasoning(text: str) -> str:
-        return seal.seal(text, provider=provider_tag, model=model, nonce=os.urandom(12))
+    def seal_reasoning(text: str, /, extras: dict[str, Any] | None = None) -> str:
+        return seal.seal(text, provider=provider_tag, model=model, nonce=os.urandom(12),
+                         extras=extras)
+
+    def resolve_extras(item: dict[str, Any]) -> dict[str, Any]:
+        return seal.unseal_extras(item.get("encrypted_content"), provider=provider_tag)
 
     def expand_compaction(item: dict[str, Any]) -> list[dict[str, Any]] | None:
         messages = open_compaction(seal, item)
@@ -282,7 +288,8 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     chat = to_chat_request(create, upstream.profile, upstream_model=model, history=history,
                            reject_unsupported_tools=settings.unsupported_tools == "error",
                            resolve_reasoning=resolve_reasoning,
-                           expand_compaction=expand_compaction, stream=stream_upstream)
+                           expand_compaction=expand_compaction, stream=stream_upstream,
+                           resolve_extras=resolve_extras)
     if conversation is not None:
         create = _with_input(create, items)
     if chat.dropped_tools:
@@ -293,8 +300,9 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
                             status="queued" if create.background else "in_progress")
     machine = ResponseStream(response, tool_map=chat.tool_map, new_id=new_id,
                              seal_reasoning=seal_reasoning,
-                             think_tags=upstream.profile.think_tags)
-    client = UpstreamClient(app[session_key], upstream, settings.timeouts)
+                             think_tags=upstream.profile.think_tags,
+                             keep_call_extras=upstream.profile.tool_call_extras)
+    client = UpstreamClient(app[session_key], upstream, settings.timeouts, app.get(slots_key))
     observe.note_route(create.model, upstream.name, stream=create.stream,
                        response_id=machine.response_id)
     return Generation(create=create, upstream=upstream, chat=chat, machine=machine,

@@ -51,15 +51,18 @@ class MockError(Exception):
     """An OpenAI-style error answer; raised anywhere, rendered by the mock's middleware."""
 
     def __init__(self, message: str, param: str | None = None, *, status: int = 400,
-                 code: str | None = None, headers: dict[str, str] | None = None) -> None:
+                 code: str | None = None, headers: dict[str, str] | None = None,
+                 body: Any = None) -> None:
         super().__init__(message)
         self.status, self.message, self.param, self.code = status, message, param, code
         self.headers = headers
+        self.body = body  # a provider's own error shape, sent instead of OpenAI's
 
     def response(self) -> web.Response:
         error = {"message": self.message, "type": ERROR_TYPES.get(self.status, "server_error"),
                  "param": self.param, "code": self.code}
-        return web.Response(body=orjson.dumps({"error": error}), status=self.status,
+        body = {"error": error} if self.body is None else self.body
+        return web.Response(body=orjson.dumps(body), status=self.status,
                             headers=self.headers, content_type="application/json")
 
 
@@ -68,12 +71,18 @@ def call_reasoning(call_id: str) -> str:
     return f"Let me think about {call_id}."
 
 
+_THINKING_TYPE_QUIRKS = ("deepseek-thinking", "kimi-thinking", "ark-thinking",
+                         "anthropic-thinking")
+
+
 def thinks(body: dict[str, Any], quirks: frozenset[str]) -> bool:
-    """Whether mock-think reasons: DashScope's switch defaults to off, DeepSeek's to on."""
+    """Whether mock-think reasons: DashScope's switch defaults to off; DeepSeek's, Kimi's,
+    Ark's and Anthropic's `thinking: {"type": "disabled"}` switches it off."""
     if "enable-thinking" in quirks:
         return body.get("enable_thinking") is True
-    if "deepseek-thinking" in quirks:
-        return (body.get("thinking") or {}).get("type") != "disabled"
+    if any(quirk in quirks for quirk in _THINKING_TYPE_QUIRKS):
+        thinking = body.get("thinking")
+        return not (isinstance(thinking, dict) and thinking.get("type") == "disabled")
     return True
 
 

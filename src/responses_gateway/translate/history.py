@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import orjson
 
@@ -25,8 +25,10 @@ _ID_PREFIXES = {
 }
 
 
-def to_assistant_message(output: list[dict[str, Any]], tool_map: ToolMap) -> dict[str, Any] | None:
-    """The assistant chat message equivalent to `output`; None if nothing was produced."""
+def to_assistant_message(output: list[dict[str, Any]], tool_map: ToolMap,
+                         call_extras: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The assistant chat message equivalent to `output`; None if nothing was produced.
+    `call_extras` is what the provider attached to its tool calls (by call id), kept on them."""
     texts: list[str] = []
     reasoning: list[str] = []
     calls: list[dict[str, Any]] = []
@@ -49,7 +51,9 @@ def to_assistant_message(output: list[dict[str, Any]], tool_map: ToolMap) -> dic
         return None
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
     if calls:
-        message["tool_calls"] = calls
+        message["tool_calls"] = [{**call, "extra_content": call_extras[call["id"]]}
+                                 if call_extras and call["id"] in call_extras else call
+                                 for call in calls]
     if reasoning:
         message["reasoning_content"] = "".join(reasoning)
     return message

@@ -8,7 +8,9 @@ tampered with, sealed under another key or for another provider is ignored, neve
 Pure: the nonce comes in as an argument.
 
 Blob format: "rgw1." + base64url(nonce[12] + ciphertext+tag) over
-orjson({"k": kind, "p": provider, "m": model, "r": text}), with associated data b"rgw1".
+orjson({"k": kind, "p": provider, "m": model, "r": text[, "x": extras]}), with associated data
+b"rgw1". `extras` maps tool call ids to what the provider attached to those calls and wants
+back unchanged (Gemini's `extra_content` with its thought signature).
 The same carrier holds compaction summaries (kind "compaction").
 """
 
@@ -50,10 +52,13 @@ class ReasoningSeal:
             raise ValueError("the reasoning key must be 32 bytes")
 
     def seal(self, reasoning: str, *, provider: str, model: str, nonce: bytes,
-             kind: str = "reasoning") -> str:
+             kind: str = "reasoning", extras: dict[str, Any] | None = None) -> str:
         if len(nonce) != NONCE_BYTES:
             raise ValueError("nonce must be 12 bytes")
-        plain = orjson.dumps({"k": kind, "p": provider, "m": model, "r": reasoning})
+        payload: dict[str, Any] = {"k": kind, "p": provider, "m": model, "r": reasoning}
+        if extras:
+            payload["x"] = extras
+        plain = orjson.dumps(payload)
         sealed = AESGCM(self.key).encrypt(nonce, plain, _AAD)
         return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
@@ -61,6 +66,17 @@ class ReasoningSeal:
         """The text sealed in `blob`, or None if it is not ours, was altered, is of another
         kind, or is for another provider (its reasoning would be rejected or misleading
         there). `provider=None` accepts any provider."""
+        payload = self._open(blob, provider=provider, kind=kind)
+        reasoning = payload.get("r") if payload is not None else None
+        return reasoning if isinstance(reasoning, str) else None
+
+    def unseal_extras(self, blob: Any, *, provider: str | None) -> dict[str, Any]:
+        """The per-tool-call extras sealed in `blob` ({} when none, or not trusted)."""
+        payload = self._open(blob, provider=provider, kind="reasoning")
+        extras = payload.get("x") if payload is not None else None
+        return extras if isinstance(extras, dict) else {}
+
+    def _open(self, blob: Any, *, provider: str | None, kind: str) -> dict[str, Any] | None:
         if not isinstance(blob, str) or not blob.startswith(_PREFIX):
             return None
         body = blob[len(_PREFIX):]
@@ -74,8 +90,7 @@ class ReasoningSeal:
             return None
         if provider is not None and payload.get("p") != provider:
             return None
-        reasoning = payload.get("r")
-        return reasoning if isinstance(reasoning, str) else None
+        return payload
 
 
 def reasoning_text_of(item: dict[str, Any]) -> str | None:
