@@ -37,6 +37,7 @@ from .protocol.errors import (
     MethodNotAllowed,
     NotFound,
 )
+from .protocol.headers import check_headers
 from . import conversations
 from .compaction import compact_response
 from .connections import body_middleware
@@ -70,7 +71,8 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
         middlewares=[make_observe_middleware(metrics, log_bodies=settings.log_bodies),
-                     _error_middleware, browser_middleware, _auth_middleware,
+                     _error_middleware, _header_middleware, browser_middleware,
+                     _auth_middleware,
                      admission_middleware, body_middleware],
     )
     app[settings_key] = settings
@@ -205,6 +207,12 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
             return error_response(outage)
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(GatewayError("The gateway hit an internal error."))
+
+
+@web.middleware
+async def _header_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    check_headers(request.headers.items())  # a 400 for a header that is not UTF-8
+    return await handler(request)
 
 
 @web.middleware
