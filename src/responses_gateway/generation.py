@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from . import observe
-from .appkeys import seal_key, session_key, settings_key, store_key
+from .appkeys import seal_key, session_key, settings_key, slots_key, store_key
 from .config import Upstream
 from .leases import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound, UpstreamError, UpstreamProtocolError
@@ -272,7 +272,7 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
                              seal_reasoning=seal_reasoning,
                              think_tags=upstream.profile.think_tags,
                              keep_call_extras=upstream.profile.tool_call_extras)
-    client = UpstreamClient(app[session_key], upstream, settings.timeouts)
+    client = UpstreamClient(app[session_key], upstream, settings.timeouts, app.get(slots_key))
     observe.note_route(create.model, upstream.name, stream=create.stream,
                        response_id=machine.response_id)
     return Generation(create=create, upstream=upstream, chat=chat, machine=machine,

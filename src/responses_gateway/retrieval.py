@@ -9,6 +9,7 @@ import time
 
 from aiohttp import web
 
+from .admission import claim_stream
 from .appkeys import require_store, runs_key, settings_key
 from .leases import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound
@@ -47,6 +48,7 @@ async def get_response(request: web.Request) -> web.StreamResponse:
                              "not created with background=true.", param="stream",
                              code="invalid_value")
     after = int_query(request, "starting_after", -1)
+    claim_stream(request)
     return await _replay(request, require_store(request.app, "Stored responses"), record, after)
 
 
