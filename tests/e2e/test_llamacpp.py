@@ -120,16 +120,11 @@ def llama_server(llama_python: str, tmp_path_factory: pytest.TempPathFactory,
         ready_headers={"Authorization": f"Bearer {UPSTREAM_KEY}"})
 
 
-def _profile() -> str:
-    from responses_gateway.providers import PROFILES
-    return "llamacpp" if "llamacpp" in PROFILES else "generic"
-
-
 @pytest.fixture(scope="module")
 def llama_gateway(llama_server: Server, spawn_server: Callable[..., Server]) -> Server:
     port = free_port()
     server = spawn_server("llama-gateway", [
-        "--base-url", f"{llama_server.url}/v1", "--provider", _profile(),
+        "--base-url", f"{llama_server.url}/v1", "--provider", "llamacpp",
         "--port", str(port),
     ], "/health", port=port, env={"RESPONSES_GATEWAY_UPSTREAM_API_KEY": UPSTREAM_KEY})
     server.upstream = f"{llama_server.url}/v1"
@@ -166,7 +161,7 @@ def test_whole_reply(llama_client: openai.OpenAI, llama_server: Server) -> None:
     response = llama_client.responses.create(model=MODEL, input="Say something.",
                                              max_output_tokens=256)
     assert _chat_calls(llama_server) == before + 1, "the model server did not answer"
-    validate_response(response.model_dump(mode="json", exclude_unset=True))
+    validate_response(response.to_dict())
     assert response.status == "completed", (response.status, response.incomplete_details)
     message = _only(response.output, "message")
     assert message.role == "assistant" and message.status == "completed"
@@ -218,7 +213,7 @@ def _check_arguments(arguments: str) -> dict[str, Any]:
 
 def test_forced_tool_call(llama_client: openai.OpenAI) -> None:
     response = llama_client.responses.create(**_forced_call_request())
-    validate_response(response.model_dump(mode="json", exclude_unset=True))
+    validate_response(response.to_dict())
     assert response.status == "completed", (response.status, response.incomplete_details)
     call = _only(response.output, "function_call")
     assert call.name == "pick_city" and call.call_id and call.status == "completed"
@@ -246,7 +241,7 @@ def _verdict_request() -> dict[str, Any]:
 
 def test_structured_output(llama_client: openai.OpenAI) -> None:
     response = llama_client.responses.create(**_verdict_request())
-    validate_response(response.model_dump(mode="json", exclude_unset=True))
+    validate_response(response.to_dict())
     assert response.status == "completed", (response.status, response.incomplete_details)
     _only(response.output, "message")
     jsonschema.validate(json.loads(response.output_text), VERDICT_SCHEMA)
