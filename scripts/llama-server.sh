@@ -45,8 +45,11 @@ if ! ls "$WHEELS"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then
   "$PYTHON" -m venv "$BUILD_ENV"
   "$BUILD_ENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
   started=$SECONDS
+  # --no-cache-dir: pip's own wheel cache would hand back a wheel built with other CMake
+  # flags (it does not key on CMAKE_ARGS); the wheel directory above is the cache.
   if ! CMAKE_ARGS="$CMAKE_FLAGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-      "$BUILD_ENV/bin/python" -m pip wheel --verbose --no-deps --no-binary llama-cpp-python \
+      "$BUILD_ENV/bin/python" -m pip wheel --verbose --no-cache-dir --no-deps \
+      --no-binary llama-cpp-python \
       "llama-cpp-python==$VERSION" -w "$WHEELS.partial" >"$CACHE/build.log" 2>&1; then
     echo "llama-cpp-python $VERSION failed to build after $((SECONDS - started)) s;" \
          "last lines of $CACHE/build.log:" >&2
