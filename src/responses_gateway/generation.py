@@ -25,6 +25,7 @@ from .leases import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound, UpstreamError, UpstreamProtocolError
 from .protocol.requests import CreateRequest
 from .store import Conversation, ResponseStore, StoredResponse
+from .storehealth import log_store_failure
 from .translate.history import to_assistant_message, with_item_ids
 from .translate.compaction import open_compaction
 from .translate.reasoning import SEALED_PREFIX, reasoning_text_of
@@ -109,8 +110,8 @@ class Generation:
             observe.note_result(self.machine.snapshot())
             try:
                 await self.persist()
-            except Exception:  # the client still gets its answer; the store is what failed
-                logger.exception("storing %s failed", self.response_id)
+            except Exception as exc:  # the client still gets its answer; the store failed
+                log_store_failure(self.store, self.response_id, exc)
             yield tail
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
@@ -127,8 +128,8 @@ class Generation:
         observe.note_result(self.machine.snapshot())
         try:
             await self.persist()
-        except Exception:  # the answer is not lost because the store failed
-            logger.exception("storing %s failed", self.response_id)
+        except Exception as exc:  # the answer is not lost because the store failed
+            log_store_failure(self.store, self.response_id, exc)
         return self.machine.snapshot()
 
     def _feed(self, chunk: dict[str, Any]) -> list[Event]:

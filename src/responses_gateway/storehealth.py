@@ -19,7 +19,7 @@ from aiohttp import web
 from .protocol.errors import StoreUnavailable
 from .store import ResponseStore
 
-__all__ = ["StoreHealth", "outage_of", "store_health_key"]
+__all__ = ["StoreHealth", "log_store_failure", "outage_of", "store_health_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,17 @@ def outage_of(app: web.Application, exc: BaseException) -> StoreUnavailable | No
     health._checked_ok = 0.0  # the next request pings again
     return StoreUnavailable(f"The {health.store.name} store is unavailable "
                             f"({_describe(exc)}); retry later.")
+
+
+def log_store_failure(store: ResponseStore | None, response_id: str,
+                      exc: BaseException) -> None:
+    """Log a failed save of a response already sent: an outage in one line (the store went
+    away after the last ping), anything else with its traceback."""
+    if store is not None and isinstance(exc, store.outage_errors):
+        logger.warning("storing %s failed: the %s store is unavailable (%s)", response_id,
+                       store.name, _describe(exc))
+    else:
+        logger.error("storing %s failed", response_id, exc_info=exc)
 
 
 store_health_key = web.AppKey("responses_gateway.store_health", StoreHealth)
