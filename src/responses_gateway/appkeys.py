@@ -10,12 +10,13 @@ from aiohttp import web
 from .config import Settings
 from .metrics import Metrics
 from .protocol.errors import InvalidRequest
+from .shutdown import Shutdown
 from .store import ResponseStore
 from .translate.reasoning import ReasoningSeal
 from .upstream import PoolSlots
 
 __all__ = ["metrics_key", "owner_secret_key", "require_store", "runs_key", "seal_key",
-           "session_key", "settings_key", "slots_key", "store_key", "too_large"]
+           "session_key", "settings_key", "shutdown_key", "slots_key", "store_key", "too_large"]
 
 settings_key = web.AppKey("responses_gateway.settings", Settings)
 session_key = web.AppKey("responses_gateway.session", aiohttp.ClientSession)
@@ -29,6 +30,8 @@ owner_secret_key = web.AppKey("responses_gateway.owner_secret", bytes)
 metrics_key = web.AppKey("responses_gateway.metrics", Metrics)
 # Background runs of this process, by response id; cancelled and awaited at shutdown.
 runs_key = web.AppKey("responses_gateway.runs", dict[str, asyncio.Task[None]])
+# What SIGTERM does to streams and runs in flight (shutdown.py).
+shutdown_key = web.AppKey("responses_gateway.shutdown", Shutdown)
 
 
 def require_store(app: web.Application, feature: str) -> ResponseStore:
