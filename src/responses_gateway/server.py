@@ -20,9 +20,11 @@ from .admission import Admission, admission_key, admission_middleware
 from .appkeys import (
     keyring_key,
     metrics_key,
+    runs_key,
     seal_key,
     session_key,
     settings_key,
+    shutdown_key,
     slots_key,
     store_key,
 )
@@ -36,6 +38,7 @@ from .protocol.errors import (
     MethodNotAllowed,
     NotFound,
 )
+from .protocol.headers import check_headers
 from . import conversations
 from .compaction import compact_response
 from .connections import body_middleware
@@ -46,6 +49,7 @@ from .metrics import CONTENT_TYPE, Metrics, instrument_store
 from .observe import add_request_id, make_observe_middleware, note_error
 from .rendering import error_response
 from .retrieval import cancel_response, delete_response, get_response, list_input_items
+from .shutdown import Shutdown, drain
 from .store import ResponseStore, open_store
 from .storehealth import StoreHealth, outage_of, store_health_key
 from .translate.reasoning import ReasoningSeal
@@ -73,7 +77,8 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
         middlewares=[make_observe_middleware(metrics, log_bodies=settings.log_bodies),
-                     _error_middleware, browser_middleware, _auth_middleware,
+                     _error_middleware, _header_middleware, browser_middleware,
+                     _auth_middleware,
                      admission_middleware, body_middleware],
     )
     app[settings_key] = settings
@@ -85,6 +90,8 @@ def create_app(settings: Settings) -> web.Application:
         app[metrics_key] = metrics
     app.on_response_prepare.append(add_request_id)
     app[seal_key] = ReasoningSeal(settings.reasoning_key or os.urandom(32))
+    app[shutdown_key] = Shutdown(settings.shutdown_timeout)
+    app.on_shutdown.append(_drain)
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_response_store)
     app.cleanup_ctx.append(track_runs)
@@ -122,6 +129,11 @@ def _setup_routes(app: web.Application) -> None:
         app.router.add_get("/ui", status_page)
     if app.get(metrics_key) is not None:
         app.router.add_get("/metrics", metrics_view)
+
+
+async def _drain(app: web.Application) -> None:
+    # Runs after the listening sockets closed, before the cleanup contexts below.
+    await drain(app[shutdown_key], app[runs_key])
 
 
 async def _client_session(app: web.Application) -> AsyncIterator[None]:
@@ -208,6 +220,12 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
             return error_response(outage)
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(GatewayError("The gateway hit an internal error."))
+
+
+@web.middleware
+async def _header_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    check_headers(request.headers.items())  # a 400 for a header that is not UTF-8
+    return await handler(request)
 
 
 @web.middleware

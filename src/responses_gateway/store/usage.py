@@ -220,9 +220,9 @@ class PostgresUsage(UsageLog):
     """The same tables as SQLite, in PostgreSQL, on a small pool of its own."""
 
     def __init__(self, url: str) -> None:
-        from .postgres import _split_url
+        from .urls import postgres_dsn
 
-        self.dsn, self.schema = _split_url(url)
+        self.dsn, self.schema = postgres_dsn(url)
         self._pool: Any = None
         self._opening = asyncio.Lock()
 
