@@ -13,7 +13,7 @@ import hmac
 
 from aiohttp import web
 
-from .appkeys import owner_secret_key, settings_key
+from .appkeys import keyring_key, owner_secret_key
 from .store import DEFAULT_OWNER
 
 __all__ = ["owner_of", "owner_secret", "presented_key"]
@@ -35,7 +35,7 @@ def presented_key(request: web.Request) -> str | None:
 
 def owner_of(request: web.Request) -> str:
     """The owner for this request (auth has already accepted its key, if keys are set)."""
-    if not request.app[settings_key].api_keys:
+    if not request.app[keyring_key].required:  # no client keys (--api-key, --keys-file)
         return DEFAULT_OWNER
     key = presented_key(request) or ""
     digest = hmac.new(request.app[owner_secret_key], key.encode(), hashlib.sha256)
