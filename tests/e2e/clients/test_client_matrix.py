@@ -274,9 +274,6 @@ def _run_js(node: str, stack: Stack, client: str, mode: str) -> dict[str, Any]:
                             stack.target.model,
                             client, mode, PROMPT], cwd=CLIENTS_DIR,
                            env=client_env({"OPENAI_API_KEY": CLIENT_KEY}), timeout=NODE_TIMEOUT)
-    if "'item_reference' input items need a stored response" in finished.stderr:
-        # Until the store resolves item_reference (issue 10 item 3, landing separately).
-        pytest.xfail("the gateway cannot resolve item_reference yet")
     assert finished.returncode == 0, finished.describe()
     result = orjson.loads(finished.stdout)
     assert isinstance(result, dict), finished.describe()
@@ -286,8 +283,8 @@ def _run_js(node: str, stack: Stack, client: str, mode: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("target", "mode"), _cases(("generate", "stream")))
 def test_ai_sdk(js_clients: str, stacks: Callable[[Target], Stack], target: Target,
                 mode: str) -> None:
-    """The AI SDK stores by default and sends `item_reference`s to the earlier output on later
-    turns: the gateway resolves them from its store."""
+    """The AI SDK stores by default and sends `item_reference`s to the earlier reasoning items on
+    later turns: the gateway resolves them from its store (the provider's check proves it)."""
     stack = stacks(target)
     result = _run_js(js_clients, stack, "ai-sdk", mode)
 
@@ -295,6 +292,10 @@ def test_ai_sdk(js_clients: str, stacks: Callable[[Target], Stack], target: Targ
     assert result["calls"] == ["Paris", "Paris"]
     _assert_reasoning_went_back(stack)
     _assert_shown(stack, result["reasoning"])
+    if target.shows_reasoning:  # each tool turn's reasoning went back as a reference
+        references = [item for item in result["sent"][-1]["input"]
+                      if item.get("type") == "item_reference"]
+        assert len(references) == 2, result["sent"][-1]
     if mode == "stream" and target.shows_reasoning:
         assert "Let me think about" in result["streamed_reasoning"]
 
