@@ -13,11 +13,11 @@ import asyncio
 import contextlib
 import time
 from typing import Any, AsyncIterator, Callable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
 from .base import Conversation, ResponseStore, StoredResponse
+from .urls import postgres_dsn
 
 __all__ = ["PostgresStore", "SCHEMA_VERSION"]
 
@@ -40,12 +40,15 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE TABLE rg_cancels (response_id TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL)",
         "CREATE INDEX rg_cancels_at ON rg_cancels (at)",
         """CREATE TABLE rg_conversations (
-            id TEXT PRIMARY KEY, body BYTEA NOT NULL, expires_at DOUBLE PRECISION NOT NULL)""",
+            id TEXT PRIMARY KEY, body BYTEA NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+            owner TEXT NOT NULL DEFAULT '', size BIGINT NOT NULL DEFAULT 0,
+            written DOUBLE PRECISION NOT NULL DEFAULT 0)""",
         "CREATE INDEX rg_conversations_expires_at ON rg_conversations (expires_at)",
+        "CREATE INDEX rg_conversations_owner_written ON rg_conversations (owner, written)",
         "CREATE TABLE rg_items (id TEXT PRIMARY KEY, container TEXT NOT NULL)",
         "CREATE INDEX rg_items_container ON rg_items (container)",
-        # Per-owner totals, kept exact by a trigger whatever statement changes a response,
-        # so the owner's bounds cost one indexed read per put.
+        # Per-owner totals of responses and conversations, kept exact by triggers whatever
+        # statement changes a record, so the owner's bounds cost one indexed read per write.
         """CREATE TABLE rg_owner_usage (
             owner TEXT PRIMARY KEY, entries BIGINT NOT NULL, bytes BIGINT NOT NULL)""",
         """CREATE FUNCTION rg_count_owner_usage() RETURNS trigger AS $$
@@ -65,6 +68,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE TRIGGER rg_responses_owner_usage
             AFTER INSERT OR DELETE OR UPDATE OF owner, size ON rg_responses
             FOR EACH ROW EXECUTE FUNCTION rg_count_owner_usage()""",
+        """CREATE TRIGGER rg_conversations_owner_usage
+            AFTER INSERT OR DELETE OR UPDATE OF owner, size ON rg_conversations
+            FOR EACH ROW EXECUTE FUNCTION rg_count_owner_usage()""",
     ),
 }
 
@@ -77,11 +83,15 @@ class PostgresStore(ResponseStore):
     def __init__(self, url: str, *, pool_size: int = 10, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         try:
-            import asyncpg  # noqa: F401  (checked here, used lazily)
+            import asyncpg
         except ImportError:
             raise RuntimeError("the PostgreSQL store needs asyncpg: "
                                "pip install 'responses-gateway[postgres]'") from None
-        self.dsn, self.schema = _split_url(url)
+        # What a server that went away raises: the store is then "unavailable" (503).
+        self.outage_errors = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
+                              asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+                              asyncpg.TooManyConnectionsError)
+        self.dsn, self.schema = postgres_dsn(url)
         self.pool_size = pool_size
         self._pool: Any = None
         self._listener: Any = None
@@ -155,8 +165,8 @@ class PostgresStore(ResponseStore):
         await pool.fetchval("SELECT 1")
 
     # -- responses ----------------------------------------------------------------------
-    async def put(self, record: StoredResponse, *, size_hint: int = 0) -> None:
-        body = await self._encode(record, size_hint)
+    async def put(self, record: StoredResponse) -> None:
+        body = self._checked_json(record)
         async with self._transaction() as conn:
             # A replace keeps `created`: eviction goes by first insert.
             await conn.execute(
@@ -171,33 +181,43 @@ class PostgresStore(ResponseStore):
                     "INSERT INTO rg_items (id, container) SELECT unnest($1::text[]), $2 "
                     "ON CONFLICT (id) DO UPDATE SET container = excluded.container",
                     ids, record.id)
-            row = await conn.fetchrow(
-                "SELECT entries, bytes FROM rg_owner_usage WHERE owner = $1", record.owner)
-            if row is not None and (row["entries"] > self.max_entries
-                                    or row["bytes"] > self.max_owner_bytes):
-                await self._evict(conn, record.owner, record.id, entries=row["entries"],
-                                  size=row["bytes"])
+            await self._bound(conn, record.owner, record.id)
 
-    async def _evict(self, conn: Any, owner: str, keep: str, *, entries: int,
-                     size: int) -> None:
-        """Remove the owner's oldest responses (never `keep`) until it is within bounds."""
-        victims: list[str] = []
-        async for row in conn.cursor(  # read lazily: usually only a few rows are needed
-                "SELECT id, size FROM rg_responses WHERE owner = $1 AND id <> $2 "
-                "ORDER BY created, seq", owner, keep):
+    async def _bound(self, conn: Any, owner: str, keep: str) -> None:
+        """Remove the owner's oldest records (never `keep`) until it is within bounds:
+        responses by first write, conversations by last write."""
+        row = await conn.fetchrow("SELECT entries, bytes FROM rg_owner_usage WHERE owner = $1",
+                                  owner)
+        if row is None:
+            return
+        entries, size = row["entries"], row["bytes"]
+        if entries <= self.max_entries and size <= self.max_owner_bytes:
+            return
+        responses: list[str] = []
+        conversations: list[str] = []
+        async for victim in conn.cursor(  # read lazily: usually only a few rows are needed
+                "SELECT 0 AS kind, id, size, created AS at, seq FROM rg_responses "
+                "WHERE owner = $1 AND id <> $2 UNION ALL "
+                "SELECT 1, id, size, written, 0 FROM rg_conversations "
+                "WHERE owner = $1 AND id <> $2 ORDER BY at, seq", owner, keep):
             if entries <= self.max_entries and size <= self.max_owner_bytes:
                 break
-            victims.append(row["id"])
+            (conversations if victim["kind"] else responses).append(victim["id"])
             entries -= 1
-            size -= row["size"]
-        await _delete_responses(conn, victims)
+            size -= victim["size"]
+        await _delete_responses(conn, responses)
+        if conversations:
+            await conn.execute("DELETE FROM rg_items WHERE container = ANY($1::text[])",
+                               conversations)
+            await conn.execute("DELETE FROM rg_conversations WHERE id = ANY($1::text[])",
+                               conversations)
 
     async def get(self, response_id: str) -> StoredResponse | None:
         pool = await self._db()
         raw = await pool.fetchval(
             "SELECT body FROM rg_responses WHERE id = $1 AND expires_at >= $2",
             response_id, time.time())
-        return None if raw is None else await self._decode(raw)
+        return None if raw is None else StoredResponse.from_json(raw)
 
     async def delete(self, response_id: str) -> bool:
         async with self._transaction() as conn:
@@ -266,11 +286,14 @@ class PostgresStore(ResponseStore):
         body = self._checked_json(conversation)
         async with self._transaction() as conn:
             await conn.execute(
-                "INSERT INTO rg_conversations (id, body, expires_at) VALUES ($1, $2, $3) "
-                "ON CONFLICT (id) DO UPDATE SET body = excluded.body, "
-                "expires_at = excluded.expires_at",
-                conversation.id, body, conversation.expires_at)
+                "INSERT INTO rg_conversations (id, body, expires_at, owner, size, written) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET "
+                "body = excluded.body, expires_at = excluded.expires_at, "
+                "owner = excluded.owner, size = excluded.size, written = excluded.written",
+                conversation.id, body, conversation.expires_at, conversation.owner, len(body),
+                time.time())
             await _index_conversation_items(conn, conversation.id, conversation.item_ids())
+            await self._bound(conn, conversation.owner, conversation.id)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         pool = await self._db()
@@ -299,11 +322,14 @@ class PostgresStore(ResponseStore):
             before = set(conversation.item_ids())
             edit(conversation)
             conversation.expires_at = self.expiry()
+            body = self._checked_json(conversation)
             await conn.execute(
-                "UPDATE rg_conversations SET body = $1, expires_at = $2 WHERE id = $3",
-                self._checked_json(conversation), conversation.expires_at, conversation_id)
+                "UPDATE rg_conversations SET body = $1, expires_at = $2, size = $3, "
+                "written = $4 WHERE id = $5",
+                body, conversation.expires_at, len(body), time.time(), conversation_id)
             await _index_conversation_items(conn, conversation_id, [
                 i for i in conversation.item_ids() if i not in before])
+            await self._bound(conn, conversation.owner, conversation_id)
             return conversation
 
     # -- housekeeping -------------------------------------------------------------------
@@ -321,18 +347,6 @@ class PostgresStore(ResponseStore):
             await conn.execute("DELETE FROM rg_events e WHERE NOT EXISTS "
                                "(SELECT 1 FROM rg_responses r WHERE r.id = e.response_id)")
         return removed
-
-
-def _split_url(url: str) -> tuple[str, str | None]:
-    """The DSN for asyncpg and the `schema` query parameter, if any."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    schema = next((value for key, value in query if key == "schema"), None)
-    if schema is not None and not schema.replace("_", "").isalnum():
-        raise ValueError(f"store URL: schema must be letters, digits and _, got {schema!r}")
-    rest = urlencode([(key, value) for key, value in query if key != "schema"])
-    scheme = "postgresql" if parts.scheme in ("postgres", "postgresql") else parts.scheme
-    return urlunsplit((scheme, parts.netloc, parts.path, rest, "")), schema
 
 
 async def _migrate(conn: Any) -> None:
