@@ -21,9 +21,9 @@ from responses_gateway.providers import PROFILES, Profile, detect_profile, get_p
         ("https://api.kimi.com/coding/v1", "moonshot"),
         ("http://localhost:11434/v1", "ollama"),
         ("http://ollama.internal:8080/v1", "ollama"),
-        ("http://127.0.0.1:8000/v1", "generic"),
+        ("http://127.0.0.1:8000/v1", "adaptive"),
         ("https://API.DEEPSEEK.COM/v1", "deepseek"),
-        ("not a url", "generic"),
+        ("not a url", "adaptive"),
     ],
 )
 def test_detect_profile_from_base_url(base_url: str, name: str) -> None:
@@ -31,7 +31,7 @@ def test_detect_profile_from_base_url(base_url: str, name: str) -> None:
 
 
 def test_hint_in_the_path_does_not_count() -> None:
-    assert detect_profile("http://localhost:9000/deepseek/v1").name == "generic"
+    assert detect_profile("http://localhost:9000/deepseek/v1").name == "adaptive"
 
 
 def test_get_profile_by_name() -> None:

@@ -8,17 +8,20 @@ import aiohttp
 from aiohttp import web
 
 from .config import Settings
+from .lessons import Lessons
 from .protocol.errors import InvalidRequest
 from .store import ResponseStore
 from .translate.reasoning import ReasoningSeal
 
-__all__ = ["require_store", "runs_key", "seal_key", "session_key", "settings_key", "store_key"]
+__all__ = ["lessons_key", "require_store", "runs_key", "seal_key", "session_key", "settings_key", "store_key"]
 
 settings_key = web.AppKey("responses_gateway.settings", Settings)
 session_key = web.AppKey("responses_gateway.session", aiohttp.ClientSession)
 # Absent when the store is off (`--store none`).
 store_key = web.AppKey("responses_gateway.store", ResponseStore)
 seal_key = web.AppKey("responses_gateway.seal", ReasoningSeal)
+# What the upstreams have taught this process (lessons.py).
+lessons_key = web.AppKey("responses_gateway.lessons", Lessons)
 # Background runs of this process, by response id; cancelled and awaited at shutdown.
 runs_key = web.AppKey("responses_gateway.runs", dict[str, asyncio.Task[None]])
 

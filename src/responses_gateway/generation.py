@@ -18,15 +18,17 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from .appkeys import seal_key, session_key, settings_key, store_key
+from .appkeys import lessons_key, seal_key, session_key, settings_key, store_key
 from .config import Upstream
 from .leases import lease_expired, mark_dead
+from .lessons import Lessons
 from .protocol.errors import InvalidRequest, NotFound, UpstreamError, UpstreamProtocolError
 from .protocol.requests import CreateRequest
 from .store import Conversation, ResponseStore, StoredResponse
 from .translate.history import to_assistant_message, with_item_ids
 from .translate.compaction import open_compaction
 from .translate.reasoning import SEALED_PREFIX, reasoning_text_of
+from .translate.reasoning_fields import Reasoning
 from .translate.response import new_response
 from .translate.stream import Event, Phase, ResponseStream, StreamStateError
 from .translate.to_chat import ChatRequest, to_chat_request
@@ -51,6 +53,8 @@ class Generation:
     machine: ResponseStream
     client: UpstreamClient
     store: ResponseStore | None
+    lessons: Lessons
+    model: str  # the model name upstream
     conversation: Conversation | None = None
     # Serialises writes of this response: a progress checkpoint must never land after the
     # final record.
@@ -98,6 +102,7 @@ class Generation:
                         yield batch
                 self._check_stream_end()
                 tail = self.machine.finish(completed_at=int(time.time()))
+                self._remember_reasoning()
             except UpstreamError as exc:
                 logger.warning("upstream %s failed mid-stream for %s: %s", self.upstream.name,
                                self.response_id, exc.message)
@@ -120,6 +125,7 @@ class Generation:
         completion = await self.client.complete(self.chat.body)
         self._feed(completion)
         self.machine.finish(completed_at=int(time.time()))
+        self._remember_reasoning()
         try:
             await self.persist()
         except Exception:  # the answer is not lost because the store failed
@@ -138,6 +144,10 @@ class Generation:
                 f"The upstream '{self.upstream.name}' sent a chunk that could not be read: "
                 f"{type(exc).__name__}.") from exc
 
+    def _remember_reasoning(self) -> None:
+        for reasoning in self.machine.reasoning.values():
+            self.lessons.saw_reasoning(self.upstream.name, self.model, reasoning.via)
+
     def _check_stream_end(self) -> None:
         # A stream that stops with neither [DONE] nor a finish_reason was cut off.
         if (not self.client.stream_done and self.machine.finish_reason is None
@@ -148,7 +158,8 @@ class Generation:
 
     def stored_record(self, *, lease_until: float | None = None) -> StoredResponse:
         messages = list(self.chat.carried_messages)
-        reply = to_assistant_message(self.machine.snapshot()["output"], self.chat.tool_map)
+        reply = to_assistant_message(self.machine.snapshot()["output"], self.chat.tool_map,
+                                     self.machine.reasoning)
         if reply is not None and lease_until is None:
             messages.append(reply)
         return StoredResponse(
@@ -218,24 +229,27 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     else:
         history, conversation, items = await _load_history(create, store)
     seal = app[seal_key]
+    lessons = app[lessons_key]
     # Reasoning is only replayed to the same kind of provider at the same host: another
     # provider would reject it, or be misled by it.
     provider_tag = f"{upstream.profile.name}@{urlsplit(upstream.base_url).hostname}"
 
-    def resolve_reasoning(item: dict[str, Any]) -> str | None:
+    def resolve_reasoning(item: dict[str, Any]) -> Reasoning | None:
         blob = item.get("encrypted_content")
         if blob:
-            text = seal.unseal(blob, provider=provider_tag)
-            if text is not None:
-                return text
+            opened = seal.unseal_reasoning(blob, provider=provider_tag)
+            if opened is not None:
+                return opened
             logger.info("ignored reasoning item %s: encrypted_content not sealed by this "
                         "gateway for %s", item.get("id"), provider_tag)
             if isinstance(blob, str) and blob.startswith(SEALED_PREFIX):
                 return None  # ours, for another provider: its plain text must not go there
-        return reasoning_text_of(item)
+        text = reasoning_text_of(item)
+        return Reasoning(text) if text is not None else None
 
-    def seal_reasoning(text: str) -> str:
-        return seal.seal(text, provider=provider_tag, model=model, nonce=os.urandom(12))
+    def seal_reasoning(reasoning: Reasoning) -> str:
+        return seal.seal(reasoning.text, provider=provider_tag, model=model,
+                         nonce=os.urandom(12), via=reasoning.via, details=reasoning.details)
 
     def expand_compaction(item: dict[str, Any]) -> list[dict[str, Any]] | None:
         messages = open_compaction(seal, item)
@@ -248,7 +262,8 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     chat = to_chat_request(create, upstream.profile, upstream_model=model, history=history,
                            reject_unsupported_tools=settings.unsupported_tools == "error",
                            resolve_reasoning=resolve_reasoning,
-                           expand_compaction=expand_compaction, stream=stream_upstream)
+                           expand_compaction=expand_compaction, stream=stream_upstream,
+                           reasoning_seen=lessons.reasoning_seen(upstream.name, model))
     if conversation is not None:
         create = _with_input(create, items)
     if chat.dropped_tools:
@@ -262,7 +277,8 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
                              think_tags=upstream.profile.think_tags)
     client = UpstreamClient(app[session_key], upstream, settings.timeouts)
     return Generation(create=create, upstream=upstream, chat=chat, machine=machine,
-                      client=client, store=store, conversation=conversation)
+                      client=client, store=store, lessons=lessons, model=model,
+                      conversation=conversation)
 
 
 def _with_input(create: CreateRequest, items: list[dict[str, Any]]) -> CreateRequest:

@@ -36,6 +36,7 @@ from .mock_quirks import (
     check_auth,
     check_body,
     check_message,
+    reasoning_out,
     thinks,
 )
 
@@ -77,6 +78,11 @@ _PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n"
 _SCALARS = MappingProxyType({"integer": 1, "number": 1, "boolean": True, "null": None})
 
 
+# The reasoning field -> the quirk that puts reasoning there (see mock_quirks.reasoning_out).
+_EMITS = MappingProxyType({"reasoning_content": frozenset(),
+                           "reasoning": frozenset({"emit-reasoning"}),
+                           "reasoning_details": frozenset({"emit-reasoning-details"})})
+
 _LOG_LIMIT = 1000  # requests kept for GET /_mock/requests
 REQUEST_LOG = web.AppKey("mock_request_log", list)
 _QUIRKS = web.AppKey("mock_quirks", frozenset)
@@ -99,6 +105,7 @@ class _Reply:
     cut: str | None = None
     done: bool = True  # whether a stream ends with `data: [DONE]`
     think_inline: bool = False  # reasoning is `<think>...</think>` in content (think-tags)
+    reasoning_field: str = "reasoning_content"  # where reasoning goes out (emit-* quirks)
 
 
 # What some providers (DashScope, gateways in front of others) send with a 200 status.
@@ -220,6 +227,8 @@ def _plan(body: dict[str, Any], quirks: frozenset[str]) -> _Reply:
         reply = replace(reply, content=content, reasoning=None, think_inline=True)
     if "no-finish-reason" in quirks:
         reply = replace(reply, finish=None, done=False)
+    if reply.reasoning:
+        reply = replace(reply, reasoning_field=reasoning_out(reply.reasoning, quirks)[0])
     return reply
 
 
@@ -380,7 +389,8 @@ def _deltas(reply: _Reply) -> list[dict[str, Any]]:
     """The choice deltas of a streamed answer, in order, without the finish."""
     deltas: list[dict[str, Any]] = [{"role": "assistant",
                                      "content": "" if reply.content else None}]
-    deltas += [{"reasoning_content": piece} for piece in _pieces(reply.reasoning or "")]
+    deltas += [dict([reasoning_out(piece, _EMITS[reply.reasoning_field])])
+               for piece in _pieces(reply.reasoning or "")]
     content = reply.content or ""
     # Inline reasoning comes in 5-character slices, so the tags straddle chunks as they do
     # when a server streams token by token.
@@ -446,7 +456,8 @@ def _completion(body: dict[str, Any], reply: _Reply, completion_id: str) -> dict
     message: dict[str, Any] = {"role": "assistant", "content": reply.content,
                                "refusal": reply.refusal}
     if reply.reasoning:
-        message["reasoning_content"] = reply.reasoning
+        field, value = reasoning_out(reply.reasoning, _EMITS[reply.reasoning_field])
+        message[field] = value
     if reply.tool_calls:
         message["tool_calls"] = [{"id": call_id, "type": "function",
                                   "function": {"name": name, "arguments": arguments}}

@@ -15,8 +15,19 @@ from typing import Any, Mapping
 import orjson
 from aiohttp import web
 
-__all__ = ["ERROR_TYPES", "QUIRKS", "MockError", "call_reasoning", "check_auth", "check_body",
-           "check_message", "thinks"]
+__all__ = ["ADAPTIVE_QUIRKS", "ERROR_TYPES", "QUIRKS", "MockError", "call_reasoning",
+           "check_auth", "check_body", "check_message", "reasoning_out", "thinks"]
+
+# -- Where reasoning goes out and must come back (issue 10 item 1, the adaptive profile) ------
+# A separate block: these quirks change which field carries mock-think's reasoning, and demand
+# it back under that field. Checked by `check_adaptive_message`, applied by `reasoning_out`.
+ADAPTIVE_QUIRKS = MappingProxyType({
+    "emit-reasoning": "reasoning out as `reasoning` (vLLM >= 0.16, Ollama, LM Studio)",
+    "emit-reasoning-details": "reasoning out as `reasoning_details` (MiniMax split, OpenRouter)",
+    "verify-reasoning": "tool-call turns must carry their own reasoning under `reasoning`",
+    "verify-reasoning-details": "... under `reasoning_details`, unchanged",
+})
+# -- end of the adaptive block ---------------------------------------------------------------
 
 QUIRKS = frozenset({
     "no-developer",               # role `developer` rejected (DeepSeek)
@@ -32,7 +43,7 @@ QUIRKS = frozenset({
     "enable-thinking",            # DashScope: enable_thinking (default off) + thinking_budget only
     "deepseek-thinking",          # DeepSeek: thinking {"type": enabled|disabled} only; default on
     "no-reasoning-replay",        # `reasoning_content` on input messages rejected (OpenAI-style)
-})
+}) | frozenset(ADAPTIVE_QUIRKS)
 ERROR_TYPES = MappingProxyType({
     400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
     429: "rate_limit_error", 500: "server_error", 503: "service_unavailable_error",
@@ -137,6 +148,7 @@ def check_message(i: int, message: dict[str, Any], quirks: frozenset[str]) -> No
         raise MockError(f"Missing `reasoning_content` field in the assistant message at "
                         f"message index {i}. In thinking mode it must be passed back with tool "
                         "calls.", where)
+    check_adaptive_message(i, message, quirks)
     if calls and "verify-reasoning-content" in quirks:
         # Stricter than any provider: the exact reasoning this mock produced must come back,
         # so a placeholder cannot pass for a real round trip.
@@ -151,3 +163,34 @@ def _has_schema_key(node: Any) -> bool:
     if isinstance(node, dict):
         return "$schema" in node or any(_has_schema_key(value) for value in node.values())
     return isinstance(node, list) and any(_has_schema_key(value) for value in node)
+
+
+# -- the adaptive block (see ADAPTIVE_QUIRKS) -------------------------------------------------
+
+def reasoning_out(text: str, quirks: frozenset[str]) -> tuple[str, Any]:
+    """The field mock-think's reasoning goes out under, and its value there."""
+    if "emit-reasoning-details" in quirks:
+        return "reasoning_details", [{"type": "reasoning.text", "text": text, "index": 0,
+                                      "format": "mock-v1"}]
+    if "emit-reasoning" in quirks:
+        return "reasoning", text
+    return "reasoning_content", text
+
+
+def check_adaptive_message(i: int, message: dict[str, Any], quirks: frozenset[str]) -> None:
+    """Tool-call turns must bring back their own reasoning, under the field it went out in."""
+    calls = message.get("tool_calls")
+    if not calls:
+        return
+    expected = call_reasoning(calls[0].get("id", ""))
+    if "verify-reasoning" in quirks and message.get("reasoning") != expected:
+        raise MockError(f"The assistant message at index {i} must carry its own reasoning "
+                        f"{expected!r} in 'reasoning', got {message.get('reasoning')!r}.",
+                        f"messages[{i}].reasoning")
+    if "verify-reasoning-details" in quirks:
+        _, wanted = reasoning_out(expected, frozenset({"emit-reasoning-details"}))
+        if message.get("reasoning_details") != wanted:
+            raise MockError(f"The assistant message at index {i} must carry its own "
+                            f"reasoning_details unchanged, got "
+                            f"{message.get('reasoning_details')!r}.",
+                            f"messages[{i}].reasoning_details")

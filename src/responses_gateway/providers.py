@@ -39,12 +39,18 @@ class Profile:
     # How `reasoning.effort` reaches the provider: "reasoning_effort", "enable_thinking"
     # (DashScope: a switch plus a token budget), "thinking" (DeepSeek: {"type": ...}) or None.
     reasoning_knob: str | None = None
-    # Whether earlier turns' `reasoning_content` is sent back on assistant messages (thinking
+    # Whether earlier turns' reasoning is sent back on assistant messages (thinking
     # providers require it on tool-call turns; others reject the unknown field).
     reasoning_replay: bool = False
-    # Sent as `reasoning_content` on a tool-call assistant message that has none, for
+    # The field it goes back under: `reasoning_content`, `reasoning`, `reasoning_text`,
+    # `reasoning_details`, or "think" (a `<think>` block before the content). None: the
+    # field the provider used for that turn (see translate/reasoning_fields.py).
+    reasoning_field: str | None = None
+    # Sent under that field on a tool-call assistant message that has no reasoning, for
     # providers that reject such messages outright.
     reasoning_placeholder: str | None = None
+    # ... and on every assistant message when the request has tools (DeepSeek V4).
+    reasoning_placeholder_all: bool = False
     # Whether `<think>...</think>` at the start of content is reasoning (servers without a
     # reasoning parser).
     think_tags: bool = False
@@ -92,6 +98,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({
         strip_schema_keys=_NO_SCHEMA_KEY,
         reasoning_knob="enable_thinking",
         reasoning_replay=True,
+        reasoning_field="reasoning_content",
         stream_upstream=True,
     ),
     "deepseek": Profile(
@@ -100,6 +107,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({
         strip_schema_keys=_NO_SCHEMA_KEY,
         reasoning_knob="thinking",
         reasoning_replay=True,
+        reasoning_field="reasoning_content",
         reasoning_placeholder="(reasoning omitted)",
         json_schema=False,
     ),
@@ -107,6 +115,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({
         name="moonshot",
         strip_schema_keys=_NO_SCHEMA_KEY,
         reasoning_replay=True,
+        reasoning_field="reasoning_content",
         reasoning_placeholder="(reasoning omitted)",
         finish_reason_optional=True,
     ),
@@ -119,7 +128,20 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({
         think_tags=True,
         effort_map=_THREE_EFFORTS,
     ),
+    # Conservative: nothing beyond the common fields, no reasoning sent back.
     "generic": Profile(name="generic"),
+    # The default for unrecognised base URLs: reasoning is read from every field and sent
+    # back under the one the provider used; effort is forwarded; whatever the provider
+    # rejects is learned (lessons.py).
+    "adaptive": Profile(
+        name="adaptive",
+        reasoning_knob="reasoning_effort",
+        effort_map=_THREE_EFFORTS,
+        reasoning_replay=True,
+        reasoning_placeholder="",
+        reasoning_placeholder_all=True,
+        think_tags=True,
+    ),
 })
 
 # DashScope's thinking budget (tokens) for each reasoning effort; other efforts leave the
@@ -152,7 +174,7 @@ def get_profile(name: str) -> Profile:
 
 
 def detect_profile(base_url: str) -> Profile:
-    """Guess the profile from a base URL; `generic` when nothing matches."""
+    """Guess the profile from a base URL; `adaptive` when nothing matches."""
     parts = urlsplit(base_url)
     host = (parts.hostname or "").lower()
     for hint, name in _HOST_HINTS:
@@ -160,4 +182,4 @@ def detect_profile(base_url: str) -> Profile:
             return PROFILES[name]
     if parts.port == 11434 or "ollama" in host:
         return PROFILES["ollama"]
-    return PROFILES["generic"]
+    return PROFILES["adaptive"]

@@ -15,9 +15,10 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from .appkeys import seal_key, session_key, settings_key, store_key
+from .appkeys import lessons_key, seal_key, session_key, settings_key, store_key
 from .background import track_runs
 from .config import Settings
+from .lessons import Lessons
 from .protocol.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[settings_key] = settings
     app[seal_key] = ReasoningSeal(settings.reasoning_key or os.urandom(32))
+    app[lessons_key] = Lessons()
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_response_store)
     app.cleanup_ctx.append(track_runs)

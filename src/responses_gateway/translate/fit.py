@@ -12,13 +12,19 @@ from typing import Any
 import orjson
 
 from ..providers import DASHSCOPE_THINKING_BUDGET, Profile
+from .reasoning_fields import replay_reasoning
 
 __all__ = ["fit_messages", "reasoning_knob", "schema_instruction"]
 
 
 def fit_messages(messages: list[dict[str, Any]], profile: Profile, *,
-                 thinking: bool | None) -> list[dict[str, Any]]:
-    """Roles, content shape and reasoning fields as the provider accepts them."""
+                 thinking: bool | None, reasoning_seen: str | None = None,
+                 tools: bool = False) -> list[dict[str, Any]]:
+    """Roles, content shape and reasoning fields as the provider accepts them.
+
+    `reasoning_seen` is the field this upstream and model used for reasoning lately (for
+    turns that do not say which they came in); `tools` whether the request has tools.
+    """
     fitted = []
     for message in messages:
         role = message.get("role")
@@ -29,17 +35,11 @@ def fit_messages(messages: list[dict[str, Any]], profile: Profile, *,
         if (profile.text_parts_as_string and isinstance(content, list) and content
                 and all(isinstance(p, dict) and p.get("type") == "text" for p in content)):
             changes["content"] = "\n".join(p.get("text", "") for p in content)
-        drop_reasoning = False
         if role == "assistant":
-            if not profile.reasoning_replay:
-                drop_reasoning = "reasoning_content" in message
-            elif (profile.reasoning_placeholder and thinking is not False
-                  and message.get("tool_calls") and not message.get("reasoning_content")):
-                changes["reasoning_content"] = profile.reasoning_placeholder
-        if changes or drop_reasoning:
-            message = {k: v for k, v in message.items()
-                       if not (drop_reasoning and k == "reasoning_content")}
-            message.update(changes)
+            message = replay_reasoning(message, profile, thinking=thinking,
+                                       seen=reasoning_seen, tools=tools)
+        if changes:
+            message = {**message, **changes}
         fitted.append(message)
     return fitted
 

@@ -7,10 +7,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import orjson
 
+from .reasoning_fields import Reasoning, attach_reasoning
 from .tools import ToolMap
 
 __all__ = ["to_assistant_message", "with_item_ids"]
@@ -25,10 +26,16 @@ _ID_PREFIXES = {
 }
 
 
-def to_assistant_message(output: list[dict[str, Any]], tool_map: ToolMap) -> dict[str, Any] | None:
-    """The assistant chat message equivalent to `output`; None if nothing was produced."""
+def to_assistant_message(output: list[dict[str, Any]], tool_map: ToolMap,
+                         carried: Mapping[str, Reasoning] | None = None
+                         ) -> dict[str, Any] | None:
+    """The assistant chat message equivalent to `output`; None if nothing was produced.
+
+    `carried` says, by reasoning item id, which provider field carried that reasoning.
+    """
     texts: list[str] = []
     reasoning: list[str] = []
+    via: Reasoning | None = None
     calls: list[dict[str, Any]] = []
     for item in output:
         kind = item.get("type")
@@ -37,6 +44,7 @@ def to_assistant_message(output: list[dict[str, Any]], tool_map: ToolMap) -> dic
                 texts.append(part.get("text") or part.get("refusal") or "")
         elif kind == "reasoning":
             reasoning.extend(p.get("text", "") for p in item.get("content") or ())
+            via = via or (carried or {}).get(item.get("id", ""))
         elif kind == "function_call":
             calls.append(_call(item["call_id"],
                                tool_map.chat_name(item["name"], item.get("namespace")),
@@ -51,7 +59,8 @@ def to_assistant_message(output: list[dict[str, Any]], tool_map: ToolMap) -> dic
     if calls:
         message["tool_calls"] = calls
     if reasoning:
-        message["reasoning_content"] = "".join(reasoning)
+        text = "".join(reasoning)
+        attach_reasoning(message, Reasoning(text, via.via, via.details) if via else Reasoning(text))
     return message
 
 

@@ -17,12 +17,13 @@ import orjson
 
 from ..protocol.errors import InvalidRequest
 from ..providers import Profile
+from .reasoning_fields import Reasoning, attach_reasoning
 from .tools import ToolMap
 
 __all__ = ["CompactionExpander", "ReasoningResolver", "to_chat_messages"]
 
-# Given a replayed reasoning item, the raw reasoning text to send back (or None).
-ReasoningResolver = Callable[[dict[str, Any]], "str | None"]
+# Given a replayed reasoning item, the raw reasoning to send back (or None).
+ReasoningResolver = Callable[[dict[str, Any]], "Reasoning | None"]
 # Given a compaction item, the chat messages it stands for (or None to drop it).
 CompactionExpander = Callable[[dict[str, Any]], "list[dict[str, Any]] | None"]
 
@@ -89,7 +90,7 @@ class _Builder:
                                if m.get("role") == "tool"}
         self.pending: set[str] = set()  # calls sent whose outputs have not been placed yet
         self.deferred: list[dict[str, Any]] = []  # messages waiting for those outputs
-        self.reasoning: str | None = None  # raw reasoning for the next assistant message
+        self.reasoning: Reasoning | None = None  # for the next assistant message
         self.resolve_reasoning = resolve_reasoning
         self.expand_compaction = expand_compaction
         self.strict = strict
@@ -120,7 +121,7 @@ class _Builder:
         if kind == "message":
             message = _message(item, param, self.profile)
             if message["role"] == "assistant" and self.reasoning is not None:
-                message["reasoning_content"] = self.reasoning
+                attach_reasoning(message, self.reasoning)
                 self.reasoning = None
             self.place(message)
         elif kind in _CALL_ITEMS:
@@ -150,7 +151,7 @@ class _Builder:
             self.messages.append(target)
         target.setdefault("tool_calls", []).append(call)
         if self.reasoning is not None and "reasoning_content" not in target:
-            target["reasoning_content"] = self.reasoning
+            attach_reasoning(target, self.reasoning)
         self.reasoning = None
         self.pending.add(call["id"])
         self.known_calls.add(call["id"])

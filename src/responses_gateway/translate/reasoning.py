@@ -9,7 +9,9 @@ Pure: the nonce comes in as an argument.
 
 Blob format: "rgw1." + base64url(nonce[12] + ciphertext+tag) over
 orjson({"k": kind, "p": provider, "m": model, "r": text}), with associated data b"rgw1".
-The same carrier holds compaction summaries (kind "compaction").
+Reasoning blobs also name the provider field that carried the text ("f") and keep a
+`reasoning_details` array as sent ("d"), so the next turn sends it back the same way from any
+replica, after any restart. The same carrier holds compaction summaries (kind "compaction").
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .reasoning_fields import VIAS, Reasoning
 
 __all__ = ["SEALED_PREFIX", "ReasoningSeal", "derive_key", "reasoning_text_of"]
 
@@ -50,10 +54,16 @@ class ReasoningSeal:
             raise ValueError("the reasoning key must be 32 bytes")
 
     def seal(self, reasoning: str, *, provider: str, model: str, nonce: bytes,
-             kind: str = "reasoning") -> str:
+             kind: str = "reasoning", via: str | None = None,
+             details: list[dict[str, Any]] | None = None) -> str:
         if len(nonce) != NONCE_BYTES:
             raise ValueError("nonce must be 12 bytes")
-        plain = orjson.dumps({"k": kind, "p": provider, "m": model, "r": reasoning})
+        payload: dict[str, Any] = {"k": kind, "p": provider, "m": model, "r": reasoning}
+        if via is not None:
+            payload["f"] = via
+        if details:
+            payload["d"] = details
+        plain = orjson.dumps(payload)
         sealed = AESGCM(self.key).encrypt(nonce, plain, _AAD)
         return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
@@ -61,6 +71,14 @@ class ReasoningSeal:
         """The text sealed in `blob`, or None if it is not ours, was altered, is of another
         kind, or is for another provider (its reasoning would be rejected or misleading
         there). `provider=None` accepts any provider."""
+        payload = self._open(blob, provider=provider, kind=kind)
+        return payload.text if payload is not None else None
+
+    def unseal_reasoning(self, blob: Any, *, provider: str | None) -> Reasoning | None:
+        """As `unseal`, with the field that carried the reasoning and any details array."""
+        return self._open(blob, provider=provider, kind="reasoning")
+
+    def _open(self, blob: Any, *, provider: str | None, kind: str) -> Reasoning | None:
         if not isinstance(blob, str) or not blob.startswith(_PREFIX):
             return None
         body = blob[len(_PREFIX):]
@@ -75,7 +93,12 @@ class ReasoningSeal:
         if provider is not None and payload.get("p") != provider:
             return None
         reasoning = payload.get("r")
-        return reasoning if isinstance(reasoning, str) else None
+        if not isinstance(reasoning, str):
+            return None
+        via = payload.get("f")
+        details = payload.get("d")
+        return Reasoning(reasoning, via if via in VIAS else None,
+                         details if isinstance(details, list) else None)
 
 
 def reasoning_text_of(item: dict[str, Any]) -> str | None:

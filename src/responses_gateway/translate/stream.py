@@ -20,14 +20,14 @@ import orjson
 
 from ..protocol.errors import GatewayError
 from .response import response_error, to_responses_usage
-from .think import ThinkSplitter
+from .reasoning_fields import Reasoning, ReasoningReader
 from .tools import ToolMap, new_tool_call_item, unwrap_custom_input
 
 __all__ = ["Event", "IdFactory", "Phase", "ResponseStream", "StreamStateError"]
 
 Event = dict[str, Any]
 IdFactory = Callable[[str], str]  # prefix ("msg", "fc", ...) -> a new unique id
-ReasoningSealer = Callable[[str], "str | None"]  # raw reasoning -> encrypted_content
+ReasoningSealer = Callable[[Reasoning], "str | None"]  # raw reasoning -> encrypted_content
 
 _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 _TERMINAL_TYPES = {
@@ -87,7 +87,10 @@ class ResponseStream:
         self._closed_calls: set[Any] = set()  # upstream indices and ids of finished calls
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
-        self._think = ThinkSplitter() if think_tags else None
+        self._reader = ReasoningReader(think_tags=think_tags)
+        # The reasoning of each finished reasoning item, by item id, with the provider field
+        # that carried it (stored history sends it back under that field).
+        self.reasoning: dict[str, Reasoning] = {}
 
     def __repr__(self) -> str:
         return (f"<ResponseStream {self._response['id']} phase={self._phase.value} "
@@ -141,12 +144,11 @@ class ResponseStream:
             raise StreamStateError("finish() after the terminal event")
         if self._phase is Phase.IDLE:
             self._start()
-        if self._think is not None:
-            reasoning, content = self._think.flush()
-            if reasoning:
-                self._reasoning_delta(reasoning)
-            if content:
-                self._text_delta("output_text", content)
+        reasoning, content = self._reader.flush()
+        if reasoning:
+            self._reasoning_delta(reasoning)
+        if content:
+            self._text_delta("output_text", content)
         reason = _INCOMPLETE_REASONS.get(self._finish_reason or "")
         self._close_item("incomplete" if reason else "completed")
         self._response["usage"] = to_responses_usage(self._usage)
@@ -184,17 +186,12 @@ class ResponseStream:
     # -- deltas ---------------------------------------------------------------------------
 
     def _consume_delta(self, delta: dict[str, Any]) -> None:
-        # Providers name the thinking stream `reasoning_content` (DeepSeek, Qwen, Kimi) or
-        # `reasoning` (vLLM, OpenRouter).
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if isinstance(reasoning, str) and reasoning:
+        # Reasoning may come in any of several fields, or inside the content.
+        reasoning, content = self._reader.read(delta)
+        if reasoning:
             self._reasoning_delta(reasoning)
-        content = delta.get("content")
         if content:
-            if isinstance(content, list):  # some servers answer with content parts
-                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-            if isinstance(content, str) and content:
-                self._content_delta(content)
+            self._text_delta("output_text", content)
         refusal = delta.get("refusal")
         if isinstance(refusal, str) and refusal:
             self._text_delta("refusal", refusal)
@@ -203,14 +200,6 @@ class ResponseStream:
             for position, call in enumerate(tool_calls):
                 if isinstance(call, dict):
                     self._tool_delta(call, position)
-
-    def _content_delta(self, content: str) -> None:
-        if self._think is not None:
-            reasoning, content = self._think.feed(content)
-            if reasoning:
-                self._reasoning_delta(reasoning)
-        if content:
-            self._text_delta("output_text", content)
 
     def _reasoning_delta(self, text: str) -> None:
         if self._phase is not Phase.REASONING:
@@ -388,7 +377,9 @@ class ResponseStream:
                    summary_index=0, part={"type": "summary_text", "text": text})
         done = {**item, "status": status, "summary": [{"type": "summary_text", "text": text}],
                 "content": [{"type": "reasoning_text", "text": text}]}
-        sealed = self._seal(text) if self._seal is not None else None
+        carried = Reasoning(text, self._reader.via, self._reader.details)
+        self.reasoning[item_id] = carried
+        sealed = self._seal(carried) if self._seal is not None else None
         if sealed is not None:
             done["encrypted_content"] = sealed
         return done

@@ -56,8 +56,12 @@ def to_chat_request(
     resolve_reasoning: ReasoningResolver | None = None,
     expand_compaction: CompactionExpander | None = None,
     stream: bool | None = None,
+    reasoning_seen: str | None = None,
 ) -> ChatRequest:
-    """Build the chat request; raises InvalidRequest for anything that cannot be carried."""
+    """Build the chat request; raises InvalidRequest for anything that cannot be carried.
+
+    `reasoning_seen`: the field the upstream used for reasoning lately (lessons.py).
+    """
     toolset = to_chat_tools(request.body.get("tools"), request.body.get("tool_choice"), profile,
                             reject_unsupported=reject_unsupported_tools)
     messages: list[dict[str, Any]] = []
@@ -110,7 +114,8 @@ def to_chat_request(
         body["prompt_cache_key"] = request.body["prompt_cache_key"]
     effort = (request.body.get("reasoning") or {}).get("effort")
     thinking = reasoning_knob(effort, profile, body)
-    body["messages"] = fit_messages(body["messages"], profile, thinking=thinking)
+    body["messages"] = fit_messages(body["messages"], profile, thinking=thinking,
+                                    reasoning_seen=reasoning_seen, tools=bool(toolset.tools))
     return ChatRequest(body, toolset.tool_map, toolset.echo, toolset.dropped,
                        settings_messages)
 
