@@ -9,11 +9,13 @@ from aiohttp import web
 
 from .config import Settings
 from .lessons import Lessons
+from .metrics import Metrics
 from .protocol.errors import InvalidRequest
 from .store import ResponseStore
 from .translate.reasoning import ReasoningSeal
 
-__all__ = ["lessons_key", "require_store", "runs_key", "seal_key", "session_key", "settings_key", "store_key"]
+__all__ = ["lessons_key", "metrics_key", "require_store", "runs_key", "seal_key", "session_key",
+           "settings_key", "store_key"]
 
 settings_key = web.AppKey("responses_gateway.settings", Settings)
 session_key = web.AppKey("responses_gateway.session", aiohttp.ClientSession)
@@ -22,6 +24,8 @@ store_key = web.AppKey("responses_gateway.store", ResponseStore)
 seal_key = web.AppKey("responses_gateway.seal", ReasoningSeal)
 # What the upstreams have taught this process (lessons.py).
 lessons_key = web.AppKey("responses_gateway.lessons", Lessons)
+# Absent when metrics are off (`--metrics off`).
+metrics_key = web.AppKey("responses_gateway.metrics", Metrics)
 # Background runs of this process, by response id; cancelled and awaited at shutdown.
 runs_key = web.AppKey("responses_gateway.runs", dict[str, asyncio.Task[None]])
 

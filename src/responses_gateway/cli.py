@@ -17,8 +17,10 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -63,6 +65,7 @@ class Launch:
     mock_upstream: bool
     log_level: str
     workers: int = 1
+    log_format: str = "text"
 
 
 def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
@@ -97,13 +100,16 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
                 store_max_entries=values["store_max_entries"],
                 run_lease=values["run_lease"],
                 reasoning_key=derive_key(secret) if secret else _stored_key(data_dir),
+                metrics=values["metrics"] == "on",
+                metrics_token=values["metrics_token"] or None,
+                log_bodies=values["log_bodies"],
             )
     except (KeyError, ValueError, OSError) as exc:
         errors.append(str(exc))
     if errors or settings is None:
         raise SystemExit("\n".join(f"responses-gateway: {error}" for error in errors))
     return Launch(settings, values["mock_upstream"], values["log_level"].upper(),
-                  values["workers"])
+                  values["workers"], values["log_format"])
 
 
 def _upstreams(values: Mapping[str, Any], flagged: set[str], environ: Mapping[str, str],
@@ -203,8 +209,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         run_mock_provider(argv[1:])
         return
     launch = load_settings(argv, os.environ)
-    logging.basicConfig(level=launch.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _setup_logging(launch)
     if not launch.mock_upstream:
         for warning in missing_key_warnings(launch.settings):
             logger.warning("%s", warning)
@@ -212,6 +217,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         _supervise(launch)
     else:
         _run_worker(launch, reuse_port=False)
+
+
+def _setup_logging(launch: Launch) -> None:
+    handler = logging.StreamHandler()
+    if launch.log_format == "json":
+        from .observe import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=launch.log_level, handlers=[handler])
 
 
 def _run_worker(launch: Launch, *, reuse_port: bool) -> None:
@@ -230,6 +247,11 @@ def _supervise(launch: Launch) -> None:
     if launch.settings.store_url == "memory":
         logger.warning("--store memory is per process: with --workers, a follow-up request may "
                        "reach a worker that does not have the response; use sqlite or redis")
+    metrics_dir = None
+    if launch.settings.metrics and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its metric values here, so any worker's /metrics reports all.
+        metrics_dir = tempfile.mkdtemp(prefix="responses-gateway-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     context = multiprocessing.get_context("fork")
     workers = [context.Process(target=_run_worker, args=(launch,), kwargs={"reuse_port": True},
                                name=f"worker-{n}", daemon=False)
@@ -260,6 +282,8 @@ def _supervise(launch: Launch) -> None:
             stop["crashed"] = True
     for worker in workers:
         worker.join()
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     if stop.get("crashed"):
         raise SystemExit(1)
 

@@ -141,6 +141,11 @@ class Settings:
     run_lease: float = 30.0
     # Key that seals reasoning into `encrypted_content` (32 bytes; see translate/reasoning).
     reasoning_key: bytes = field(default=b"", repr=False)
+    # Prometheus metrics at GET /metrics; a token protects them instead of the client keys.
+    metrics: bool = True
+    metrics_token: str | None = field(default=None, repr=False)
+    # Debugging only: request bodies and outputs in the access log.
+    log_bodies: bool = False
 
     def __post_init__(self) -> None:
         if not self.upstreams:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from . import observe
 from .appkeys import lessons_key, seal_key, session_key, settings_key, store_key
 from .config import Upstream
 from .leases import lease_expired, mark_dead
@@ -90,6 +91,7 @@ class Generation:
             # refusal (quota, moderation, bad parameter) as the first SSE frame of a 200 then
             # get an HTTP error, as if they had said so in the status line.
             first = await anext(chunks, None)
+            observe.note_first_token()
             yield self.machine.start()
             try:
                 if first is not None:
@@ -106,8 +108,10 @@ class Generation:
             except UpstreamError as exc:
                 logger.warning("upstream %s failed mid-stream for %s: %s", self.upstream.name,
                                self.response_id, exc.message)
+                observe.note_error(exc)
                 tail = self.machine.fail(exc)
             self.tail = tail
+            observe.note_result(self.machine.snapshot())
             try:
                 await self.persist()
             except Exception:  # the client still gets its answer; the store is what failed
@@ -126,6 +130,7 @@ class Generation:
         self._feed(completion)
         self.machine.finish(completed_at=int(time.time()))
         self._remember_reasoning()
+        observe.note_result(self.machine.snapshot())
         try:
             await self.persist()
         except Exception:  # the answer is not lost because the store failed
@@ -276,6 +281,8 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
                              seal_reasoning=seal_reasoning,
                              think_tags=upstream.profile.think_tags)
     client = UpstreamClient(app[session_key], upstream, settings.timeouts)
+    observe.note_route(create.model, upstream.name, stream=create.stream,
+                       response_id=machine.response_id)
     return Generation(create=create, upstream=upstream, chat=chat, machine=machine,
                       client=client, store=store, lessons=lessons, model=model,
                       conversation=conversation)

@@ -142,6 +142,14 @@ OPTIONS: tuple[Option, ...] = (
          metavar="SECRET", secret=True,
          default_text="a random key, made once and kept in `<data dir>/reasoning.key`",
          help="secret that seals reasoning into encrypted_content; prefer the variable"),
+    _opt("--metrics", dest="metrics", group="security", env="METRICS", kind="choice",
+         choices=("on", "off"), default="on",
+         help="Prometheus metrics at GET /metrics, which needs a client key when keys are "
+              "set (or the metrics token)"),
+    _opt("--metrics-token", dest="metrics_token", group="security", env="METRICS_TOKEN",
+         metavar="TOKEN", secret=True, default_text="none: the client keys protect /metrics",
+         help="a separate bearer token for GET /metrics (for a scraper that should not hold a "
+              "client key); prefer the variable"),
     # -- store -----------------------------------------------------------------------
     _opt("--store", dest="store", group="store", env="STORE", metavar="URL",
          default_text="`sqlite:///<data dir>/responses.db`",
@@ -166,6 +174,13 @@ OPTIONS: tuple[Option, ...] = (
     _opt("--log-level", dest="log_level", group="logging", env="LOG_LEVEL", kind="choice", metavar="LEVEL",
          choices=("debug", "info", "warning", "error"), default="info",
          help="how much the gateway logs: debug, info, warning or error"),
+    _opt("--log-format", dest="log_format", group="logging", env="LOG_FORMAT",
+         kind="choice", choices=("text", "json"), default="text",
+         help="text lines, or one JSON object per line (access lines carry their fields as "
+              "keys)"),
+    _opt("--log-bodies", dest="log_bodies", group="logging", env="LOG_BODIES", kind="bool",
+         help="debugging only: put request bodies and outputs (8 KiB each at most) into the "
+              "access log; without it prompts and outputs are never logged"),
     # -- other -----------------------------------------------------------------------
     _opt("--responses-proxy-mode", dest="responses_proxy_mode", group="other", kind="flag",
          default_text="", help="accepted for compatibility with the original design and "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import logging
 import os
@@ -15,7 +16,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from .appkeys import lessons_key, seal_key, session_key, settings_key, store_key
+from .appkeys import lessons_key, metrics_key, seal_key, session_key, settings_key, store_key
 from .background import track_runs
 from .config import Settings
 from .lessons import Lessons
@@ -28,6 +29,8 @@ from .protocol.errors import (
 )
 from . import conversations
 from .compaction import compact_response
+from .metrics import CONTENT_TYPE, Metrics, instrument_store
+from .observe import add_request_id, make_observe_middleware, note_error
 from .rendering import error_response
 from .retrieval import cancel_response, delete_response, get_response, list_input_items
 from .store import ResponseStore, open_store
@@ -50,11 +53,16 @@ _PUBLIC_PATHS = frozenset({"/health", "/healthz"})
 
 def create_app(settings: Settings) -> web.Application:
     """Build the gateway application for `settings`."""
+    metrics = Metrics() if settings.metrics else None
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
-        middlewares=[_error_middleware, _auth_middleware],
+        middlewares=[make_observe_middleware(metrics, log_bodies=settings.log_bodies),
+                     _error_middleware, _auth_middleware],
     )
     app[settings_key] = settings
+    if metrics is not None:
+        app[metrics_key] = metrics
+    app.on_response_prepare.append(add_request_id)
     app[seal_key] = ReasoningSeal(settings.reasoning_key or os.urandom(32))
     app[lessons_key] = Lessons()
     app.cleanup_ctx.append(_client_session)
@@ -87,6 +95,8 @@ def _setup_routes(app: web.Application) -> None:
         app.router.add_delete(f"{one}/items/{{item_id}}", conversations.delete_item)
     app.router.add_get("/health", health)
     app.router.add_get("/healthz", health)
+    if app.get(metrics_key) is not None:
+        app.router.add_get("/metrics", metrics_view)
 
 
 async def _client_session(app: web.Application) -> AsyncIterator[None]:
@@ -103,6 +113,9 @@ async def _response_store(app: web.Application) -> AsyncIterator[None]:
                        max_entries=settings.store_max_entries)
     purger = None
     if store is not None:
+        metrics = app.get(metrics_key)
+        if metrics is not None:
+            instrument_store(store, metrics)
         app[store_key] = store
         purger = asyncio.create_task(_purge_periodically(store))
     yield
@@ -132,6 +145,7 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except GatewayError as exc:
+        note_error(exc)
         if exc.status >= 500:
             logger.warning("%s %s -> %d: %s", request.method, request.path, exc.status,
                            exc.message)
@@ -166,14 +180,40 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def _auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    keys = request.app[settings_key].api_keys
+    settings = request.app[settings_key]
+    keys = settings.api_keys
+    if request.path == "/metrics" and settings.metrics_token:
+        return await handler(request)  # its own token, checked by the view
     if keys and request.path not in _PUBLIC_PATHS:
         presented = _presented_key(request)
         if presented is None:
             raise AuthenticationFailed("Missing API key: send 'Authorization: Bearer <key>'.")
-        if not any(hmac.compare_digest(presented.encode(), key.encode()) for key in keys):
+        matched = None
+        for key in keys:  # every key is compared: the time does not tell which one matched
+            if hmac.compare_digest(presented.encode(), key.encode()):
+                matched = key
+        if matched is None:
             raise AuthenticationFailed("Incorrect API key provided.")
+        request["rg.key_name"] = key_name(matched)
     return await handler(request)
+
+
+def key_name(key: str) -> str:
+    """How logs and metrics name a client key: never the key, a short digest of it."""
+    return "key-" + hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    """GET /metrics: Prometheus text format."""
+    settings = request.app[settings_key]
+    token = settings.metrics_token
+    if token:
+        presented = _presented_key(request) or ""
+        if not hmac.compare_digest(presented.encode(), token.encode()):
+            raise AuthenticationFailed("/metrics needs the metrics token: send "
+                                       "'Authorization: Bearer <token>'.")
+    body = request.app[metrics_key].exposition()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 def _presented_key(request: web.Request) -> str | None:

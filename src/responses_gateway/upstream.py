@@ -18,11 +18,13 @@ import orjson
 from .config import Limits, Timeouts, Upstream
 from .protocol.errors import (
     UpstreamError,
+    UpstreamKeyRejected,
     UpstreamProtocolError,
     UpstreamStatus,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from .observe import request_id_header
 from .protocol.sse import SseDecoder
 
 __all__ = ["UpstreamClient", "create_session"]
@@ -63,7 +65,8 @@ class UpstreamClient:
         self._session = session
         self.upstream = upstream
         self._timeouts = timeouts
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   **request_id_header()}
         if upstream.api_key:
             if upstream.profile.auth_header == "api-key":
                 headers["api-key"] = upstream.api_key
@@ -202,6 +205,13 @@ class UpstreamClient:
         code = detail.get("code")
         code = str(code) if code is not None else None
         name = self.upstream.name
+        if status in (401, 403) or status is None and _refuses_key(detail, code):
+            shown = f"HTTP {status}" if status else "an authentication error"
+            return UpstreamKeyRejected(
+                f"The upstream '{name}' refused the gateway's API key ({shown}): {message}. "
+                "Check the key the gateway is configured with (RESPONSES_GATEWAY_UPSTREAM_API_KEY "
+                "or the upstream's api_key_env), not the client's.",
+                code="upstream_auth_failed")
         if status is not None and 400 <= status < 500:
             kind = detail.get("type")
             param = detail.get("param")
@@ -250,3 +260,9 @@ class UpstreamClient:
         except aiohttp.ClientError as exc:
             raise UpstreamUnavailable(
                 f"The request to the upstream '{name}' ({where}) failed: {exc}.") from exc
+
+
+def _refuses_key(detail: dict[str, Any], code: str | None) -> bool:
+    """Whether an error inside a 200 says the provider refused the key."""
+    words = f"{detail.get('type') or ''} {code or ''}".lower()
+    return any(hint in words for hint in ("authentication", "api_key", "permission"))

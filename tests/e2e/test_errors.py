@@ -22,7 +22,7 @@ from e2e_support import (
 # provider status -> (gateway status, the SDK's exception for it)
 UPSTREAM_ERRORS = [
     (400, 400, openai.BadRequestError),
-    (401, 401, openai.AuthenticationError),
+    (401, 502, openai.InternalServerError),
     (404, 404, openai.NotFoundError),
     (429, 429, openai.RateLimitError),
     (500, 502, openai.InternalServerError),
@@ -81,6 +81,19 @@ def test_upstream_4xx_keeps_provider_error_code(client: openai.OpenAI) -> None:
     assert error["message"] == "mock error 400"
     assert error["code"] == "mock_400"
     assert error["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_provider_refusing_the_gateway_key_is_a_502_not_a_401(client: openai.OpenAI,
+                                                             stream: bool) -> None:
+    # A 401 would tell the client its own key is wrong; this is the operator's key.
+    with pytest.raises(openai.InternalServerError) as caught:
+        client.responses.create(model="mock-error-401", input="hi", stream=stream)
+    assert caught.value.status_code == 502
+    error = _error_body(caught.value)
+    assert error["code"] == "upstream_auth_failed"
+    assert "refused the gateway's API key (HTTP 401)" in error["message"]
+    assert "mock error 401" in error["message"]
 
 
 def test_upstream_429_carries_retry_after(client: openai.OpenAI) -> None:

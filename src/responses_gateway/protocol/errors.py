@@ -7,6 +7,7 @@ GatewayError                 status, type, code, param, message; to_body() -> {"
 ├── MethodNotAllowed         405
 └── UpstreamError
     ├── UpstreamStatus       provider 4xx/429 passed through; keeps retry_after
+    ├── UpstreamKeyRejected  502 upstream_auth_failed: the provider's 401/403 (the gateway's key)
     ├── UpstreamUnavailable  502: refused, reset, provider 5xx
     ├── UpstreamTimeout      504: no answer in time
     └── UpstreamProtocolError  502: malformed chunk or body
@@ -18,6 +19,7 @@ from typing import Any
 
 __all__ = [
     "AuthenticationFailed",
+    "UpstreamKeyRejected",
     "GatewayError",
     "InvalidRequest",
     "MethodNotAllowed",
@@ -113,6 +115,14 @@ class UpstreamStatus(UpstreamError):
         self.status = status
         self.type = type or _TYPE_BY_STATUS.get(status, "invalid_request_error")
         self.retry_after = retry_after
+
+
+class UpstreamKeyRejected(UpstreamError):
+    """The provider refused the gateway's own key (its 401/403). A 502, not a 401: the
+    client's key was fine, and its SDK must not take this for its own key being wrong."""
+
+    status = 502
+    default_code = "upstream_auth_failed"
 
 
 class UpstreamUnavailable(UpstreamError):
