@@ -1,5 +1,5 @@
-"""The mock provider's adaptive-block quirks: which field mock-think's reasoning goes out in,
-and the demand to get it back in that field (mock_quirks.ADAPTIVE_QUIRKS)."""
+"""The mock provider's adaptive-block quirks: the demand to get mock-think's reasoning back in
+the field it went out in (mock_quirks.ADAPTIVE_QUIRKS)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-import pytest
 from aiohttp import web
 
 from responses_gateway.mock_provider import create_mock_app
@@ -49,27 +48,6 @@ def _ask(**extra: Any) -> dict[str, Any]:
             "tools": [TOOL], **extra}
 
 
-@pytest.mark.parametrize(("quirk", "field", "value"), [
-    ("emit-reasoning", "reasoning", "Let me think about call_mock_1."),
-    ("emit-reasoning-details", "reasoning_details", [{
-        "type": "reasoning.text", "text": "Let me think about call_mock_1.", "index": 0,
-        "format": "mock-v1"}]),
-])
-def test_emit_quirks_move_the_reasoning_to_their_field(quirk: str, field: str,
-                                                       value: Any) -> None:
-    (status, whole), (_, frames) = _exchange({quirk}, [_ask(), _ask(stream=True)])
-    message = whole["choices"][0]["message"]
-    assert status == 200 and message[field] == value and "reasoning_content" not in message
-    deltas = [f["choices"][0]["delta"] for f in frames if f["choices"]]
-    assert not any("reasoning_content" in d for d in deltas)
-    pieces = [d[field] for d in deltas if field in d]
-    assert len(pieces) > 1  # streamed in fragments
-    if field == "reasoning":
-        assert "".join(pieces) == value
-    else:
-        assert "".join(p[0]["text"] for p in pieces) == value[0]["text"]
-
-
 def _history(**reasoning: Any) -> dict[str, Any]:
     call = {"id": "call_mock_1", "type": "function",
             "function": {"name": "get_weather", "arguments": "{}"}}
@@ -90,7 +68,10 @@ def test_verify_reasoning_wants_the_exact_reasoning_under_reasoning() -> None:
 
 def test_verify_reasoning_details_wants_the_array_unchanged() -> None:
     own = [{"type": "reasoning.text", "text": "Let me think about call_mock_1.", "index": 0,
-            "format": "mock-v1"}]
+            "format": "unknown"}]
+    # What mock_rules' reasoning-details quirk sends is what must come back.
+    ((_, whole),) = _exchange({"reasoning-field", "reasoning-details"}, [_ask()])
+    assert whole["choices"][0]["message"]["reasoning_details"] == own
     answers = _exchange({"verify-reasoning-details"}, [
         _history(reasoning="Let me think about call_mock_1."),
         _history(reasoning_details=[{**own[0], "format": "x"}]),

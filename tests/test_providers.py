@@ -24,6 +24,24 @@ from responses_gateway.providers import PROFILES, Profile, detect_profile, get_p
         ("http://127.0.0.1:8000/v1", "adaptive"),
         ("https://API.DEEPSEEK.COM/v1", "deepseek"),
         ("not a url", "adaptive"),
+        ("https://openrouter.ai/api/v1", "openrouter"),
+        ("https://api.groq.com/openai/v1", "groq"),
+        ("https://api.together.xyz/v1", "together"),
+        ("https://api.fireworks.ai/inference/v1", "fireworks"),
+        ("https://api.mistral.ai/v1", "mistral"),
+        ("https://generativelanguage.googleapis.com/v1beta/openai", "gemini"),
+        ("https://api.x.ai/v1", "xai"),
+        ("https://max.ai/v1", "adaptive"),  # x.ai is a domain, not a fragment
+        ("https://open.bigmodel.cn/api/paas/v4", "zhipu"),
+        ("https://api.z.ai/api/paas/v4", "zhipu"),
+        ("https://api.minimax.io/v1", "minimax"),
+        ("https://api.minimaxi.com/v1", "minimax"),
+        ("https://ark.cn-beijing.volces.com/api/v3", "ark"),
+        ("https://ark.ap-southeast.bytepluses.com/api/v3", "ark"),
+        ("https://api.siliconflow.cn/v1", "siliconflow"),
+        ("https://api.anthropic.com/v1", "anthropic"),
+        ("http://localhost:1234/v1", "lmstudio"),
+        ("http://127.0.0.1:30000/v1", "adaptive"),  # SGLang, llama.cpp, TGI: name them
     ],
 )
 def test_detect_profile_from_base_url(base_url: str, name: str) -> None:
@@ -76,4 +94,27 @@ def test_openai_profile_uses_new_fields() -> None:
 
 def test_profiles_that_reject_dollar_schema_strip_it() -> None:
     strip = {name for name, p in PROFILES.items() if "$schema" in p.strip_schema_keys}
-    assert strip == {"dashscope", "deepseek", "moonshot", "ollama"}
+    assert strip == {"dashscope", "deepseek", "moonshot", "ollama", "gemini"}
+
+
+def test_every_hint_names_a_profile() -> None:
+    from responses_gateway.providers.table import DOMAIN_HINTS, HOST_HINTS
+    assert {name for _, name in (*HOST_HINTS, *DOMAIN_HINTS)} <= set(PROFILES)
+
+
+def test_a_profile_with_an_unknown_setting_is_refused() -> None:
+    with pytest.raises(ValueError, match="reasoning_knob"):
+        Profile(name="x", reasoning_knob="think_harder")
+    with pytest.raises(ValueError, match="forced_tools"):
+        Profile(name="x", forced_tools="maybe")
+    with pytest.raises(ValueError, match="tool_id_format"):
+        Profile(name="x", tool_id_format="uuid")
+
+
+def test_effort_and_replay_follow_the_model_patterns() -> None:
+    xai, deepseek = PROFILES["xai"], PROFILES["deepseek"]
+    assert xai.takes_effort("grok-3-mini") and xai.takes_effort("grok-4.3-fast")
+    assert not xai.takes_effort("grok-4") and not xai.takes_effort("grok-code-fast-1")
+    assert deepseek.replays_reasoning("deepseek-v4-pro")
+    assert not deepseek.replays_reasoning("deepseek-reasoner")
+    assert not PROFILES["generic"].takes_effort("anything")

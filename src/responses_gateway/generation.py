@@ -8,22 +8,30 @@ so an immediate follow-up always finds it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from . import observe
+from . import lessons as taught
 from .appkeys import lessons_key, seal_key, session_key, settings_key, store_key
 from .config import Upstream
 from .leases import lease_expired, mark_dead
 from .lessons import Lessons
-from .protocol.errors import InvalidRequest, NotFound, UpstreamError, UpstreamProtocolError
+from .protocol.errors import (
+    InvalidRequest,
+    NotFound,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamStatus,
+)
 from .protocol.requests import CreateRequest
 from .store import Conversation, ResponseStore, StoredResponse
 from .translate.history import to_assistant_message, with_item_ids
@@ -38,6 +46,7 @@ from .upstream import UpstreamClient
 __all__ = ["Generation", "new_id", "prepare_generation"]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def new_id(prefix: str) -> str:
@@ -65,6 +74,10 @@ class Generation:
     cancel_requested: bool = False
     settling: bool = False  # the run is storing its cancelled/failed end: leave it be
     tail: list[Event] | None = None  # the terminal events, once the machine produced them
+    # Builds the chat request again with what the upstream has taught us (lessons.py), for
+    # the one retry after a refusal that named a field.
+    retranslate: Callable[[], ChatRequest] | None = None
+    retried: bool = False
 
     @property
     def response_id(self) -> str:
@@ -85,12 +98,13 @@ class Generation:
         Raises UpstreamError if the provider refuses before or in its first chunk. Failures
         after that end the stream with `response.failed`.
         """
-        chunks = await self.client.stream(self.chat.body)
+        try:  # after complete() switched to a stream on a lesson, this is the retry
+            chunks, first = await (self._again(self._open) if self.retried else self._open())
+        except UpstreamStatus as exc:
+            if self.retried or not self._relearn(exc):
+                raise
+            chunks, first = await self._again(self._open)
         try:
-            # Read the first chunk before announcing the response: providers that report a
-            # refusal (quota, moderation, bad parameter) as the first SSE frame of a 200 then
-            # get an HTTP error, as if they had said so in the status line.
-            first = await anext(chunks, None)
             observe.note_first_token()
             yield self.machine.start()
             try:
@@ -120,13 +134,54 @@ class Generation:
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 
+    async def _open(self) -> tuple[AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
+        """The stream and its first chunk, read before the response is announced: a refusal
+        sent as the first SSE frame of a 200 gets an HTTP error, as if in the status line."""
+        chunks = await self.client.stream(self.chat.body)
+        try:
+            return chunks, await anext(chunks, None)
+        except BaseException:
+            await chunks.aclose()  # type: ignore[attr-defined]
+            raise
+
+    def _relearn(self, error: UpstreamStatus) -> bool:
+        """Learn what a refusal asks for; True if the request was rebuilt for one retry
+        (only ever before anything reached the client, and once per response)."""
+        fix = self.lessons.relearn(self.upstream.name, self.model, error, self.chat.body)
+        if fix is None or self.retried or self.retranslate is None:
+            return False
+        chat = self.retranslate()
+        if chat.body == self.chat.body:
+            return False
+        self.chat, self.retried = chat, True
+        self.lessons.count("retried", self.upstream.name, self.model, fix)
+        return True
+
+    async def _again(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """The one retry; a second refusal is learned from for next time, and raised."""
+        try:
+            return await attempt()
+        except UpstreamStatus as exc:
+            self.lessons.count("retry_failed", self.upstream.name, self.model, exc.message)
+            self.lessons.relearn(self.upstream.name, self.model, exc, self.chat.body)
+            raise
+
     async def complete(self) -> dict[str, Any]:
         """Run to the end and return the final Response (for clients that do not stream)."""
-        if self.chat.stream:  # the profile streams from the provider in any case
+        completion = None
+        if not self.chat.stream:
+            try:
+                completion = await self.client.complete(self.chat.body)
+            except UpstreamStatus as exc:
+                if not self._relearn(exc):
+                    raise
+                if not self.chat.stream:
+                    completion = await self._again(
+                        lambda: self.client.complete(self.chat.body))
+        if completion is None:  # the profile (or a lesson) streams from the provider
             async for _ in self.events():
                 pass
             return self.machine.snapshot()
-        completion = await self.client.complete(self.chat.body)
         self._feed(completion)
         self.machine.finish(completed_at=int(time.time()))
         self._remember_reasoning()
@@ -164,7 +219,7 @@ class Generation:
     def stored_record(self, *, lease_until: float | None = None) -> StoredResponse:
         messages = list(self.chat.carried_messages)
         reply = to_assistant_message(self.machine.snapshot()["output"], self.chat.tool_map,
-                                     self.machine.reasoning)
+                                     self.machine.call_extras, self.machine.reasoning)
         if reply is not None and lease_until is None:
             messages.append(reply)
         return StoredResponse(
@@ -227,12 +282,10 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
         raise NotFound(f"The model '{create.model}' does not exist or is not served by this "
                        "gateway.", param="model", code="model_not_found")
     upstream, model = routed
-    if stream_upstream is None and upstream.profile.stream_upstream:
-        stream_upstream = True
     if local_record is not None:
-        history, conversation, items = local_record.messages, None, create.input
+        history, conversation, _ = local_record.messages, None, create.input
     else:
-        history, conversation, items = await _load_history(create, store)
+        history, conversation, _ = await _load_history(create, store)
     seal = app[seal_key]
     lessons = app[lessons_key]
     # Reasoning is only replayed to the same kind of provider at the same host: another
@@ -252,9 +305,13 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
         text = reasoning_text_of(item)
         return Reasoning(text) if text is not None else None
 
-    def seal_reasoning(reasoning: Reasoning) -> str:
+    def seal_reasoning(reasoning: Reasoning, /, extras: dict[str, Any] | None = None) -> str:
         return seal.seal(reasoning.text, provider=provider_tag, model=model,
-                         nonce=os.urandom(12), via=reasoning.via, details=reasoning.details)
+                         nonce=os.urandom(12), extras=extras, via=reasoning.via,
+                         details=reasoning.details)
+
+    def resolve_extras(item: dict[str, Any]) -> dict[str, Any]:
+        return seal.unseal_extras(item.get("encrypted_content"), provider=provider_tag)
 
     def expand_compaction(item: dict[str, Any]) -> list[dict[str, Any]] | None:
         messages = open_compaction(seal, item)
@@ -262,15 +319,25 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
             logger.info("ignored compaction item %s: not sealed by this gateway", item.get("id"))
         return messages
 
+    whole = create
     if conversation is not None:
-        create = _with_input(create, [*conversation.items, *create.input])
-    chat = to_chat_request(create, upstream.profile, upstream_model=model, history=history,
-                           reject_unsupported_tools=settings.unsupported_tools == "error",
-                           resolve_reasoning=resolve_reasoning,
-                           expand_compaction=expand_compaction, stream=stream_upstream,
-                           reasoning_seen=lessons.reasoning_seen(upstream.name, model))
-    if conversation is not None:
-        create = _with_input(create, items)
+        whole = _with_input(create, [*conversation.items, *create.input])
+
+    def translate() -> ChatRequest:
+        """The chat request, shaped by the profile and all the upstream has taught us."""
+        fixes = lessons.fixes(upstream.name, model)
+        profile = taught.profile_for(upstream.profile, fixes)
+        stream = stream_upstream if stream_upstream is not None else (
+            True if profile.stream_upstream else None)
+        chat = to_chat_request(whole, profile, upstream_model=model, history=history,
+                               reject_unsupported_tools=settings.unsupported_tools == "error",
+                               resolve_reasoning=resolve_reasoning,
+                               expand_compaction=expand_compaction, stream=stream,
+                               resolve_extras=resolve_extras,
+                               reasoning_seen=lessons.reasoning_seen(upstream.name, model))
+        return dataclasses.replace(chat, body=taught.apply(chat.body, fixes)) if fixes else chat
+
+    chat = translate()
     if chat.dropped_tools:
         logger.warning("dropped hosted tools that upstream %s cannot run: %s", upstream.name,
                        ", ".join(chat.dropped_tools))
@@ -279,13 +346,14 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
                             status="queued" if create.background else "in_progress")
     machine = ResponseStream(response, tool_map=chat.tool_map, new_id=new_id,
                              seal_reasoning=seal_reasoning,
-                             think_tags=upstream.profile.think_tags)
+                             think_tags=upstream.profile.think_tags,
+                             keep_call_extras=upstream.profile.tool_call_extras)
     client = UpstreamClient(app[session_key], upstream, settings.timeouts)
     observe.note_route(create.model, upstream.name, stream=create.stream,
                        response_id=machine.response_id)
     return Generation(create=create, upstream=upstream, chat=chat, machine=machine,
                       client=client, store=store, lessons=lessons, model=model,
-                      conversation=conversation)
+                      conversation=conversation, retranslate=translate)
 
 
 def _with_input(create: CreateRequest, items: list[dict[str, Any]]) -> CreateRequest:

@@ -30,19 +30,30 @@ from aiohttp import web
 
 from .mock_quirks import (
     ERROR_TYPES,
-    QUIRKS,
+    QUIRKS as _BASE_QUIRKS,
     MockError as _Error,
     call_reasoning,
     check_auth,
     check_body,
     check_message,
-    reasoning_out,
     thinks,
+)
+from .mock_rules import (
+    MODEL_ALIASES,
+    PRESETS,
+    RULE_QUIRKS,
+    check_rules,
+    shape_deltas,
+    shape_message,
+    tool_call_id,
 )
 
 logger = logging.getLogger("responses_gateway.mock_provider")
 
-__all__ = ["MODELS", "QUIRKS", "REQUEST_LOG", "create_mock_app", "run_mock_provider"]
+__all__ = ["MODELS", "PRESETS", "QUIRKS", "REQUEST_LOG", "create_mock_app",
+           "run_mock_provider"]
+
+QUIRKS = _BASE_QUIRKS | RULE_QUIRKS
 
 MODELS = (
     "mock-echo",            # "You said: <last user text>", or "Tool result: <content>" after one
@@ -78,11 +89,6 @@ _PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n"
 _SCALARS = MappingProxyType({"integer": 1, "number": 1, "boolean": True, "null": None})
 
 
-# The reasoning field -> the quirk that puts reasoning there (see mock_quirks.reasoning_out).
-_EMITS = MappingProxyType({"reasoning_content": frozenset(),
-                           "reasoning": frozenset({"emit-reasoning"}),
-                           "reasoning_details": frozenset({"emit-reasoning-details"})})
-
 _LOG_LIMIT = 1000  # requests kept for GET /_mock/requests
 REQUEST_LOG = web.AppKey("mock_request_log", list)
 _QUIRKS = web.AppKey("mock_quirks", frozenset)
@@ -105,7 +111,7 @@ class _Reply:
     cut: str | None = None
     done: bool = True  # whether a stream ends with `data: [DONE]`
     think_inline: bool = False  # reasoning is `<think>...</think>` in content (think-tags)
-    reasoning_field: str = "reasoning_content"  # where reasoning goes out (emit-* quirks)
+    quirks: frozenset[str] = frozenset()  # how the provider shapes its answer (mock_rules)
 
 
 # What some providers (DashScope, gateways in front of others) send with a 200 status.
@@ -138,6 +144,8 @@ def _validate(body: Any, quirks: frozenset[str]) -> None:
     if not isinstance(body, dict):
         raise _Error("The request body must be a JSON object.")
     for key in _RESPONSES_ONLY_KEYS:
+        if key == "reasoning" and "openrouter-reasoning" in quirks:
+            continue  # OpenRouter's own reasoning switch
         if key in body:
             raise _Error(f"Unrecognized request argument supplied: {key}", key)
     if not isinstance(body.get("model"), str) or not body["model"]:
@@ -162,6 +170,7 @@ def _validate(body: Any, quirks: frozenset[str]) -> None:
         _validate_message(i, message)
         check_message(i, message, quirks)
     _validate_tool_sequence(messages)
+    check_rules(body, quirks)
 
 
 def _validate_tool(i: int, tool: Any) -> None:
@@ -220,21 +229,19 @@ def _validate_tool_sequence(messages: list[dict[str, Any]]) -> None:
 
 def _plan(body: dict[str, Any], quirks: frozenset[str]) -> _Reply:
     """Decide the answer from the model name, the conversation and the quirks."""
-    reply = _answer(body, thinking=thinks(body, quirks))
+    reply = replace(_answer(body, quirks, thinking=thinks(body, quirks)), quirks=quirks)
     if "think-tags" in quirks and reply.reasoning:
         # As a server without a reasoning parser sends it: the whole generation is content.
         content = f"<think>\n{reply.reasoning}\n</think>\n\n{reply.content or ''}"
         reply = replace(reply, content=content, reasoning=None, think_inline=True)
     if "no-finish-reason" in quirks:
         reply = replace(reply, finish=None, done=False)
-    if reply.reasoning:
-        reply = replace(reply, reasoning_field=reasoning_out(reply.reasoning, quirks)[0])
     return reply
 
 
-def _answer(body: dict[str, Any], *, thinking: bool) -> _Reply:
+def _answer(body: dict[str, Any], quirks: frozenset[str], *, thinking: bool) -> _Reply:
     """The answer the model name and the conversation call for."""
-    model, messages = body["model"], body["messages"]
+    model, messages = MODEL_ALIASES.get(body["model"], body["model"]), body["messages"]
     status = model.removeprefix("mock-error-")
     if model.startswith("mock-error-") and status.isdigit() and int(status) in ERROR_TYPES:
         headers = {"Retry-After": "7"} if status == "429" else None
@@ -248,7 +255,7 @@ def _answer(body: dict[str, Any], *, thinking: bool) -> _Reply:
         return _Reply(content=_echo(messages), cut=model.split("-")[1])
     if model == "mock-refuse-in-200":
         return _Reply(cut="refuse")
-    calls = _tool_calls(body)
+    calls = _tool_calls(body, quirks)
     if calls:
         content = None
     elif model == "mock-json":
@@ -286,7 +293,8 @@ def _loop_wants_more(messages: list[dict[str, Any]]) -> bool:
     return False
 
 
-def _tool_calls(body: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+def _tool_calls(body: dict[str, Any],
+                quirks: frozenset[str]) -> tuple[tuple[str, str, str], ...]:
     functions = [tool["function"] for tool in body.get("tools") or ()]
     choice, messages = body.get("tool_choice"), body["messages"]
     last = messages[-1]
@@ -308,7 +316,7 @@ def _tool_calls(body: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
     # Numbering continues after the calls already in the conversation: ids stay unique across
     # turns, and one request always gets the same ids.
     earlier = sum(len(m.get("tool_calls") or ()) for m in body["messages"])
-    return tuple((f"call_mock_{earlier + n}", f["name"], _arguments(f.get("parameters")))
+    return tuple((tool_call_id(earlier + n, quirks), f["name"], _arguments(f.get("parameters")))
                  for n, f in enumerate(chosen, 1))
 
 
@@ -389,8 +397,7 @@ def _deltas(reply: _Reply) -> list[dict[str, Any]]:
     """The choice deltas of a streamed answer, in order, without the finish."""
     deltas: list[dict[str, Any]] = [{"role": "assistant",
                                      "content": "" if reply.content else None}]
-    deltas += [dict([reasoning_out(piece, _EMITS[reply.reasoning_field])])
-               for piece in _pieces(reply.reasoning or "")]
+    deltas += [{"reasoning_content": piece} for piece in _pieces(reply.reasoning or "")]
     content = reply.content or ""
     # Inline reasoning comes in 5-character slices, so the tags straddle chunks as they do
     # when a server streams token by token.
@@ -402,7 +409,7 @@ def _deltas(reply: _Reply) -> list[dict[str, Any]]:
                                        "function": {"name": name, "arguments": ""}}]})
         deltas += [{"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
                    for piece in _pieces(arguments, 3)]
-    return deltas
+    return shape_deltas(deltas, reply.quirks)
 
 
 def _frames(body: dict[str, Any], reply: _Reply, completion_id: str) -> list[dict[str, Any]]:
@@ -456,13 +463,13 @@ def _completion(body: dict[str, Any], reply: _Reply, completion_id: str) -> dict
     message: dict[str, Any] = {"role": "assistant", "content": reply.content,
                                "refusal": reply.refusal}
     if reply.reasoning:
-        field, value = reasoning_out(reply.reasoning, _EMITS[reply.reasoning_field])
-        message[field] = value
+        message["reasoning_content"] = reply.reasoning
     if reply.tool_calls:
         message["tool_calls"] = [{"id": call_id, "type": "function",
                                   "function": {"name": name, "arguments": arguments}}
                                  for call_id, name, arguments in reply.tool_calls]
-    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish}
+    choice = {"index": 0, "message": shape_message(message, reply.quirks), "logprobs": None,
+              "finish_reason": reply.finish}
     return {"id": completion_id, "object": "chat.completion", "created": CREATED,
             "model": body["model"], "choices": [choice], "usage": _usage(body["messages"], reply)}
 
@@ -475,7 +482,19 @@ def _receive(request: web.Request, body: Any) -> None:
                 "body": body})
     if len(log) > _LOG_LIMIT:  # a long-running demo must not grow without bound
         del log[:len(log) - _LOG_LIMIT]
-    check_auth(request.headers, request.query, request.app[_API_KEY], request.app[_QUIRKS])
+    check_auth(request.headers, request.query, request.app[_API_KEY], _quirks(request))
+
+
+def _quirks(request: web.Request) -> frozenset[str]:
+    """The app's quirks, or those of the provider named first in the path (`/mistral/v1`)."""
+    preset = request.match_info.get("preset")
+    if preset is None:
+        quirks: frozenset[str] = request.app[_QUIRKS]
+        return quirks
+    if preset not in PRESETS:
+        raise _Error(f"Unknown provider preset '{preset}'; known: {', '.join(PRESETS)}.",
+                     status=404, code="unknown_preset")
+    return PRESETS[preset]
 
 
 @web.middleware
@@ -495,8 +514,8 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
         _receive(request, raw.decode("utf-8", "replace"))
         raise _Error("We could not parse the JSON body of your request.") from None
     _receive(request, body)
-    _validate(body, request.app[_QUIRKS])
-    reply = _plan(body, request.app[_QUIRKS])
+    _validate(body, _quirks(request))
+    reply = _plan(body, _quirks(request))
     counter: Iterator[int] = request.app[_COMPLETION_IDS]
     completion_id = f"chatcmpl-mock-{next(counter)}"
     if body.get("stream"):
@@ -533,7 +552,7 @@ def create_mock_app(*, quirks: frozenset[str] = frozenset(), api_key: str | None
     app[REQUEST_LOG] = []
     app[_QUIRKS], app[_API_KEY], app[_LISTED] = frozenset(quirks), api_key or "", tuple(models)
     app[_COMPLETION_IDS] = itertools.count(1)
-    for prefix in ("/v1", ""):
+    for prefix in ("/v1", "", "/{preset}/v1"):
         app.router.add_post(f"{prefix}/chat/completions", _chat_completions)
         app.router.add_get(f"{prefix}/models", _models)
     app.router.add_get("/_mock/requests", _requests)
@@ -549,8 +568,11 @@ def run_mock_provider(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=9000, help="port (default: %(default)s)")
     parser.add_argument("--api-key", help="require `Authorization: Bearer <key>` on each request "
                         "(`api-key: <key>` with --quirk azure)")
+    parser.add_argument("--provider", choices=list(PRESETS), metavar="PROFILE",
+                        help="act like this profile's provider (its quirks); one of: "
+                        f"{', '.join(PRESETS)}. Without it, a path /PROFILE/v1 does the same")
     parser.add_argument("--quirk", action="append", default=[], choices=sorted(QUIRKS),
-                        metavar="NAME", help="act like a particular provider; repeatable; one "
+                        metavar="NAME", help="add one provider rule; repeatable; one "
                         f"of: {', '.join(sorted(QUIRKS))}")
     parser.add_argument("--model", action="append", default=[], metavar="NAME",
                         help="also list this model id at GET /models; repeatable")
@@ -561,10 +583,11 @@ def run_mock_provider(argv: list[str] | None = None) -> None:
     # The gateway's log format, and no aiohttp banner printed to stdout.
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_mock_app(quirks=frozenset(args.quirk), api_key=args.api_key,
+    quirks = frozenset(args.quirk) | PRESETS.get(args.provider or "", frozenset())
+    app = create_mock_app(quirks=quirks, api_key=args.api_key,
                           models=tuple(args.model))
-    logger.info("mock provider listening on http://%s:%d/v1 (quirks: %s)", args.host, args.port,
-                ", ".join(sorted(args.quirk)) or "none")
+    logger.info("mock provider listening on http://%s:%d/v1 (quirks: %s; every provider's "
+                "rules at /PROFILE/v1)", args.host, args.port, ", ".join(sorted(quirks)) or "none")
     try:
         web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
     except OSError as exc:

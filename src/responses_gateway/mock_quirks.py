@@ -16,14 +16,13 @@ import orjson
 from aiohttp import web
 
 __all__ = ["ADAPTIVE_QUIRKS", "ERROR_TYPES", "QUIRKS", "MockError", "call_reasoning",
-           "check_auth", "check_body", "check_message", "reasoning_out", "thinks"]
+           "check_auth", "check_body", "check_message", "thinks"]
 
-# -- Where reasoning goes out and must come back (issue 10 item 1, the adaptive profile) ------
-# A separate block: these quirks change which field carries mock-think's reasoning, and demand
-# it back under that field. Checked by `check_adaptive_message`, applied by `reasoning_out`.
+# -- Reasoning that must come back in the field it went out in (issue 10 item 1, adaptive) ---
+# A separate block. With mock_rules' `reasoning-field` (and `reasoning-details`) mock-think's
+# reasoning goes out as `reasoning` (and `reasoning_details`); these quirks demand it back
+# there, exactly. Checked by `check_adaptive_message`.
 ADAPTIVE_QUIRKS = MappingProxyType({
-    "emit-reasoning": "reasoning out as `reasoning` (vLLM >= 0.16, Ollama, LM Studio)",
-    "emit-reasoning-details": "reasoning out as `reasoning_details` (MiniMax split, OpenRouter)",
     "verify-reasoning": "tool-call turns must carry their own reasoning under `reasoning`",
     "verify-reasoning-details": "... under `reasoning_details`, unchanged",
 })
@@ -62,15 +61,18 @@ class MockError(Exception):
     """An OpenAI-style error answer; raised anywhere, rendered by the mock's middleware."""
 
     def __init__(self, message: str, param: str | None = None, *, status: int = 400,
-                 code: str | None = None, headers: dict[str, str] | None = None) -> None:
+                 code: str | None = None, headers: dict[str, str] | None = None,
+                 body: Any = None) -> None:
         super().__init__(message)
         self.status, self.message, self.param, self.code = status, message, param, code
         self.headers = headers
+        self.body = body  # a provider's own error shape, sent instead of OpenAI's
 
     def response(self) -> web.Response:
         error = {"message": self.message, "type": ERROR_TYPES.get(self.status, "server_error"),
                  "param": self.param, "code": self.code}
-        return web.Response(body=orjson.dumps({"error": error}), status=self.status,
+        body = {"error": error} if self.body is None else self.body
+        return web.Response(body=orjson.dumps(body), status=self.status,
                             headers=self.headers, content_type="application/json")
 
 
@@ -79,12 +81,18 @@ def call_reasoning(call_id: str) -> str:
     return f"Let me think about {call_id}."
 
 
+_THINKING_TYPE_QUIRKS = ("deepseek-thinking", "kimi-thinking", "ark-thinking",
+                         "anthropic-thinking")
+
+
 def thinks(body: dict[str, Any], quirks: frozenset[str]) -> bool:
-    """Whether mock-think reasons: DashScope's switch defaults to off, DeepSeek's to on."""
+    """Whether mock-think reasons: DashScope's switch defaults to off; DeepSeek's, Kimi's,
+    Ark's and Anthropic's `thinking: {"type": "disabled"}` switches it off."""
     if "enable-thinking" in quirks:
         return body.get("enable_thinking") is True
-    if "deepseek-thinking" in quirks:
-        return (body.get("thinking") or {}).get("type") != "disabled"
+    if any(quirk in quirks for quirk in _THINKING_TYPE_QUIRKS):
+        thinking = body.get("thinking")
+        return not (isinstance(thinking, dict) and thinking.get("type") == "disabled")
     return True
 
 
@@ -167,16 +175,6 @@ def _has_schema_key(node: Any) -> bool:
 
 # -- the adaptive block (see ADAPTIVE_QUIRKS) -------------------------------------------------
 
-def reasoning_out(text: str, quirks: frozenset[str]) -> tuple[str, Any]:
-    """The field mock-think's reasoning goes out under, and its value there."""
-    if "emit-reasoning-details" in quirks:
-        return "reasoning_details", [{"type": "reasoning.text", "text": text, "index": 0,
-                                      "format": "mock-v1"}]
-    if "emit-reasoning" in quirks:
-        return "reasoning", text
-    return "reasoning_content", text
-
-
 def check_adaptive_message(i: int, message: dict[str, Any], quirks: frozenset[str]) -> None:
     """Tool-call turns must bring back their own reasoning, under the field it went out in."""
     calls = message.get("tool_calls")
@@ -188,7 +186,8 @@ def check_adaptive_message(i: int, message: dict[str, Any], quirks: frozenset[st
                         f"{expected!r} in 'reasoning', got {message.get('reasoning')!r}.",
                         f"messages[{i}].reasoning")
     if "verify-reasoning-details" in quirks:
-        _, wanted = reasoning_out(expected, frozenset({"emit-reasoning-details"}))
+        # As mock_rules' `reasoning-details` sends it.
+        wanted = [{"type": "reasoning.text", "text": expected, "format": "unknown", "index": 0}]
         if message.get("reasoning_details") != wanted:
             raise MockError(f"The assistant message at index {i} must carry its own "
                             f"reasoning_details unchanged, got "

@@ -188,8 +188,10 @@ class UpstreamClient:
         except orjson.JSONDecodeError:
             payload = {"error": {"message": raw.decode("utf-8", "replace").strip()
                                  or response.reason or f"HTTP {response.status}"}}
+        if isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], dict):
+            payload = payload[0]  # Gemini's compatibility layer: a list of one error
         if not isinstance(payload, dict):
-            payload = {"error": {"message": str(payload)}}
+            payload = {"error": {"message": orjson.dumps(payload).decode()}}
         error = self._error_from_payload(payload, status=response.status)
         if isinstance(error, UpstreamStatus):
             error.retry_after = response.headers.get("Retry-After")
@@ -201,7 +203,9 @@ class UpstreamClient:
             detail = {"message": detail}
         if not isinstance(detail, dict):
             detail = {}
-        message = str(detail.get("message") or payload.get("message") or "unknown error")
+        message = detail.get("message") or payload.get("message") or "unknown error"
+        if not isinstance(message, str):  # Mistral: {"detail": [{"type", "loc", "msg"}]}
+            message = orjson.dumps(message).decode()
         code = detail.get("code")
         code = str(code) if code is not None else None
         name = self.upstream.name

@@ -27,12 +27,12 @@ _ID_PREFIXES = {
 
 
 def to_assistant_message(output: list[dict[str, Any]], tool_map: ToolMap,
+                         call_extras: Mapping[str, Any] | None = None,
                          carried: Mapping[str, Reasoning] | None = None
                          ) -> dict[str, Any] | None:
     """The assistant chat message equivalent to `output`; None if nothing was produced.
-
-    `carried` says, by reasoning item id, which provider field carried that reasoning.
-    """
+    `call_extras` is what the provider attached to its tool calls (by call id), kept on them;
+    `carried` says, by reasoning item id, which provider field carried that reasoning."""
     texts: list[str] = []
     reasoning: list[str] = []
     via: Reasoning | None = None
@@ -57,7 +57,9 @@ def to_assistant_message(output: list[dict[str, Any]], tool_map: ToolMap,
         return None
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
     if calls:
-        message["tool_calls"] = calls
+        message["tool_calls"] = [{**call, "extra_content": call_extras[call["id"]]}
+                                 if call_extras and call["id"] in call_extras else call
+                                 for call in calls]
     if reasoning:
         text = "".join(reasoning)
         attach_reasoning(message, Reasoning(text, via.via, via.details) if via else Reasoning(text))

@@ -20,10 +20,12 @@ from ..providers import Profile
 from .reasoning_fields import Reasoning, attach_reasoning
 from .tools import ToolMap
 
-__all__ = ["CompactionExpander", "ReasoningResolver", "to_chat_messages"]
+__all__ = ["CompactionExpander", "ExtrasResolver", "ReasoningResolver", "to_chat_messages"]
 
 # Given a replayed reasoning item, the raw reasoning to send back (or None).
 ReasoningResolver = Callable[[dict[str, Any]], "Reasoning | None"]
+# Given a replayed reasoning item, the tool-call extras sealed in it, by call id.
+ExtrasResolver = Callable[[dict[str, Any]], "dict[str, Any]"]
 # Given a compaction item, the chat messages it stands for (or None to drop it).
 CompactionExpander = Callable[[dict[str, Any]], "list[dict[str, Any]] | None"]
 
@@ -51,12 +53,15 @@ def to_chat_messages(
     resolve_reasoning: ReasoningResolver | None = None,
     expand_compaction: CompactionExpander | None = None,
     strict_tool_outputs: bool = False,
+    resolve_extras: ExtrasResolver | None = None,
 ) -> list[dict[str, Any]]:
     """Translate input items (after any stored `history` messages) into chat messages.
 
     `resolve_reasoning` opens replayed reasoning items, `expand_compaction` compaction items.
     With `strict_tool_outputs` (a continuation of stored history, where the server knows
     every call), an output for an unknown call is a 400 instead of becoming user text.
+    `resolve_extras` opens the tool-call extras (thought signatures) of reasoning items; they
+    go back onto their calls wherever the reasoning item stood.
     """
     builder = _Builder(profile, tool_map, history or [], resolve_reasoning, expand_compaction,
                        strict_tool_outputs)
@@ -68,10 +73,24 @@ def to_chat_messages(
     builder.answered = {it["call_id"] for it in items if it.get("type") in _OUTPUT_ITEMS
                         and isinstance(it.get("call_id"), str)}
     builder.adopt_open_history_calls()
+    extras: dict[str, Any] = {}
     for i, item in enumerate(items):
+        if resolve_extras is not None and item.get("type") == "reasoning":
+            extras.update(resolve_extras(item))
         builder.add(item, f"input[{i}]")
     builder.messages.extend(builder.deferred)
-    return builder.messages
+    return _with_call_extras(builder.messages, extras) if extras else builder.messages
+
+
+def _with_call_extras(messages: list[dict[str, Any]],
+                      extras: dict[str, Any]) -> list[dict[str, Any]]:
+    """Messages whose tool calls carry their extras again (copies; history is not ours)."""
+    def fitted(call: Any) -> Any:
+        if isinstance(call, dict) and call.get("id") in extras and "extra_content" not in call:
+            return {**call, "extra_content": extras[call["id"]]}
+        return call
+    return [{**m, "tool_calls": [fitted(c) for c in m["tool_calls"]]}
+            if m.get("role") == "assistant" and m.get("tool_calls") else m for m in messages]
 
 
 class _Builder:

@@ -8,10 +8,12 @@ tampered with, sealed under another key or for another provider is ignored, neve
 Pure: the nonce comes in as an argument.
 
 Blob format: "rgw1." + base64url(nonce[12] + ciphertext+tag) over
-orjson({"k": kind, "p": provider, "m": model, "r": text}), with associated data b"rgw1".
-Reasoning blobs also name the provider field that carried the text ("f") and keep a
-`reasoning_details` array as sent ("d"), so the next turn sends it back the same way from any
-replica, after any restart. The same carrier holds compaction summaries (kind "compaction").
+orjson({"k": kind, "p": provider, "m": model, "r": text[, "x": extras]}), with associated data
+b"rgw1". `extras` maps tool call ids to what the provider attached to those calls and wants
+back unchanged (Gemini's `extra_content` with its thought signature). Reasoning blobs also
+name the provider field that carried the text ("f") and keep a `reasoning_details` array as
+sent ("d"), so the next turn sends it back the same way from any replica, after any restart.
+The same carrier holds compaction summaries (kind "compaction").
 """
 
 from __future__ import annotations
@@ -54,11 +56,13 @@ class ReasoningSeal:
             raise ValueError("the reasoning key must be 32 bytes")
 
     def seal(self, reasoning: str, *, provider: str, model: str, nonce: bytes,
-             kind: str = "reasoning", via: str | None = None,
-             details: list[dict[str, Any]] | None = None) -> str:
+             kind: str = "reasoning", extras: dict[str, Any] | None = None,
+             via: str | None = None, details: list[dict[str, Any]] | None = None) -> str:
         if len(nonce) != NONCE_BYTES:
             raise ValueError("nonce must be 12 bytes")
         payload: dict[str, Any] = {"k": kind, "p": provider, "m": model, "r": reasoning}
+        if extras:
+            payload["x"] = extras
         if via is not None:
             payload["f"] = via
         if details:
@@ -72,13 +76,26 @@ class ReasoningSeal:
         kind, or is for another provider (its reasoning would be rejected or misleading
         there). `provider=None` accepts any provider."""
         payload = self._open(blob, provider=provider, kind=kind)
-        return payload.text if payload is not None else None
+        reasoning = payload.get("r") if payload is not None else None
+        return reasoning if isinstance(reasoning, str) else None
 
     def unseal_reasoning(self, blob: Any, *, provider: str | None) -> Reasoning | None:
         """As `unseal`, with the field that carried the reasoning and any details array."""
-        return self._open(blob, provider=provider, kind="reasoning")
+        payload = self._open(blob, provider=provider, kind="reasoning")
+        text = payload.get("r") if payload is not None else None
+        if payload is None or not isinstance(text, str):
+            return None
+        via, details = payload.get("f"), payload.get("d")
+        return Reasoning(text, via if via in VIAS else None,
+                         details if isinstance(details, list) else None)
 
-    def _open(self, blob: Any, *, provider: str | None, kind: str) -> Reasoning | None:
+    def unseal_extras(self, blob: Any, *, provider: str | None) -> dict[str, Any]:
+        """The per-tool-call extras sealed in `blob` ({} when none, or not trusted)."""
+        payload = self._open(blob, provider=provider, kind="reasoning")
+        extras = payload.get("x") if payload is not None else None
+        return extras if isinstance(extras, dict) else {}
+
+    def _open(self, blob: Any, *, provider: str | None, kind: str) -> dict[str, Any] | None:
         if not isinstance(blob, str) or not blob.startswith(_PREFIX):
             return None
         body = blob[len(_PREFIX):]
@@ -92,13 +109,7 @@ class ReasoningSeal:
             return None
         if provider is not None and payload.get("p") != provider:
             return None
-        reasoning = payload.get("r")
-        if not isinstance(reasoning, str):
-            return None
-        via = payload.get("f")
-        details = payload.get("d")
-        return Reasoning(reasoning, via if via in VIAS else None,
-                         details if isinstance(details, list) else None)
+        return payload
 
 
 def reasoning_text_of(item: dict[str, Any]) -> str | None:

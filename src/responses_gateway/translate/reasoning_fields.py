@@ -176,10 +176,10 @@ def attach_reasoning(message: dict[str, Any], reasoning: Reasoning) -> None:
         message[DETAILS_KEY] = reasoning.details
 
 
-def replay_reasoning(message: dict[str, Any], profile: Profile, *, thinking: bool | None,
-                     seen: str | None, tools: bool) -> dict[str, Any]:
+def replay_reasoning(message: dict[str, Any], profile: Profile, *, replay: bool,
+                     thinking: bool | None, seen: str | None, tools: bool) -> dict[str, Any]:
     """An assistant message with its reasoning under the field this provider reads (or
-    without it): a copy whenever anything changes, never the caller's message.
+    without it, if `replay` is off): a copy whenever anything changes, never the caller's.
 
     The field is the profile's own, else the one the provider used for that turn, else
     the one it used lately (`seen`); a provider that never showed a field gets none.
@@ -187,9 +187,11 @@ def replay_reasoning(message: dict[str, Any], profile: Profile, *, thinking: boo
     text = message.get(_TEXT)
     details = message.get(DETAILS_KEY)
     via = message.get(VIA_KEY)
+    if not ({_TEXT, VIA_KEY, DETAILS_KEY} & message.keys() or replay):
+        return message
     out = {k: v for k, v in message.items() if k not in (_TEXT, VIA_KEY, DETAILS_KEY)}
-    if not profile.reasoning_replay:
-        return out if len(out) != len(message) else message
+    if not replay:
+        return out
     field = profile.reasoning_field or (via if via in VIAS else None) or seen
     text = text if isinstance(text, str) else ""
     if field == DETAILS:
@@ -200,11 +202,14 @@ def replay_reasoning(message: dict[str, Any], profile: Profile, *, thinking: boo
     elif field == THINK:
         if text:
             content = out.get("content")
-            out["content"] = f"<think>\n{text}\n</think>\n\n{content if isinstance(content, str) else ''}"
+            body = content if isinstance(content, str) else ""
+            out["content"] = f"<think>\n{text}\n</think>\n\n{body}"
     elif field in STRING_FIELDS:
         if text:
             out[field] = text
-        elif (profile.reasoning_placeholder is not None and thinking is not False
-              and (message.get("tool_calls") or (profile.reasoning_placeholder_all and tools))):
-            out[field] = profile.reasoning_placeholder
+        elif thinking is not False:
+            if profile.reasoning_placeholder_all and tools:
+                out[field] = ""
+            elif profile.reasoning_placeholder is not None and message.get("tool_calls"):
+                out[field] = profile.reasoning_placeholder
     return out

@@ -14,7 +14,7 @@ Ordering guarantees (spec/responses-api.md §4, spec/real-clients.md §4):
 from __future__ import annotations
 
 import enum
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import orjson
 
@@ -27,7 +27,14 @@ __all__ = ["Event", "IdFactory", "Phase", "ResponseStream", "StreamStateError"]
 
 Event = dict[str, Any]
 IdFactory = Callable[[str], str]  # prefix ("msg", "fc", ...) -> a new unique id
-ReasoningSealer = Callable[[Reasoning], "str | None"]  # raw reasoning -> encrypted_content
+
+
+class ReasoningSealer(Protocol):
+    """Raw reasoning (and per-call extras) -> `encrypted_content`."""
+
+    def __call__(self, reasoning: Reasoning, /,
+                 extras: dict[str, Any] | None = ...) -> str | None: ...
+
 
 _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 _TERMINAL_TYPES = {
@@ -66,6 +73,7 @@ class ResponseStream:
         new_id: IdFactory,
         seal_reasoning: ReasoningSealer | None = None,
         think_tags: bool = False,
+        keep_call_extras: bool = False,
     ) -> None:
         self._response = response
         self._output: list[dict[str, Any]] = response["output"]
@@ -91,6 +99,11 @@ class ResponseStream:
         # The reasoning of each finished reasoning item, by item id, with the provider field
         # that carried it (stored history sends it back under that field).
         self.reasoning: dict[str, Reasoning] = {}
+        # Tool calls' `extra_content` (Gemini thought signatures) by call id: all of them, and
+        # those not yet sealed into a reasoning item (the carrier stateless clients send back).
+        self._keep_extras = keep_call_extras
+        self._call_extras: dict[str, Any] = {}
+        self._unsealed_extras: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return (f"<ResponseStream {self._response['id']} phase={self._phase.value} "
@@ -104,6 +117,11 @@ class ResponseStream:
     def finish_reason(self) -> str | None:
         """The provider's finish_reason, once one arrived."""
         return self._finish_reason
+
+    @property
+    def call_extras(self) -> dict[str, Any]:
+        """`extra_content` the provider attached to each tool call, by call id."""
+        return self._call_extras
 
     @property
     def response_id(self) -> str:
@@ -151,6 +169,8 @@ class ResponseStream:
             self._text_delta("output_text", content)
         reason = _INCOMPLETE_REASONS.get(self._finish_reason or "")
         self._close_item("incomplete" if reason else "completed")
+        if self._unsealed_extras:
+            self._opaque_reasoning()
         self._response["usage"] = to_responses_usage(self._usage)
         if reason:
             self._terminate("incomplete", incomplete_details={"reason": reason})
@@ -196,6 +216,8 @@ class ResponseStream:
         if isinstance(refusal, str) and refusal:
             self._text_delta("refusal", refusal)
         tool_calls = delta.get("tool_calls")
+        if isinstance(tool_calls, dict):  # TGI streams one call as an object
+            tool_calls = [tool_calls]
         if tool_calls:
             for position, call in enumerate(tool_calls):
                 if isinstance(call, dict):
@@ -248,9 +270,18 @@ class ResponseStream:
         index = call.get("index", position)
         call_id = call.get("id")
         fragment = (call.get("function") or {}).get("arguments")
+        if isinstance(fragment, (dict, list)):  # TGI, some llama.cpp builds: an object
+            fragment = orjson.dumps(fragment).decode()
         fragment = fragment if isinstance(fragment, str) else ""
         if call_id in self._closed_calls if call_id else index in self._closed_calls:
             return  # a stray delta for a call already done (it cannot be changed now)
+        extra = call.get("extra_content")
+        if (self._keep_extras and extra is not None and isinstance(call_id, str)
+                and call_id not in self._call_extras):
+            self._call_extras[call_id] = self._unsealed_extras[call_id] = extra
+            if self._phase not in (Phase.REASONING, Phase.TOOL_CALL):
+                # The extras travel in a reasoning item, which goes before the call.
+                self._opaque_reasoning()
         if self._phase is Phase.TOOL_CALL:
             # Some servers repeat id and name in every delta; servers that omit `index`
             # (Gemini) tell calls apart by id alone.
@@ -363,6 +394,25 @@ class ResponseStream:
             self._tool_arguments("".join(fragments))
             self._close_item(status)
 
+    def _opaque_reasoning(self) -> None:
+        """A reasoning item without text that carries only sealed tool-call extras."""
+        if self._seal is None:
+            self._unsealed_extras = {}
+            return
+        self._close_item("completed")
+        extras, self._unsealed_extras = self._unsealed_extras, {}
+        if not extras:
+            return
+        self._item = {"id": self._new_id("rs"), "type": "reasoning", "status": "in_progress",
+                      "summary": []}
+        self._announce()
+        item = {**self._item, "status": "completed"}
+        sealed = self._seal(Reasoning(""), extras)
+        if sealed is not None:
+            item["encrypted_content"] = sealed
+        self._emit("response.output_item.done", output_index=len(self._output), item=item)
+        self._output.append(item)
+
     def _close_reasoning(self, item: dict[str, Any], status: str) -> dict[str, Any]:
         text = "".join(self._text)
         item_id = item["id"]
@@ -377,9 +427,12 @@ class ResponseStream:
                    summary_index=0, part={"type": "summary_text", "text": text})
         done = {**item, "status": status, "summary": [{"type": "summary_text", "text": text}],
                 "content": [{"type": "reasoning_text", "text": text}]}
-        carried = Reasoning(text, self._reader.via, self._reader.details)
-        self.reasoning[item_id] = carried
-        sealed = self._seal(carried) if self._seal is not None else None
+        extras, self._unsealed_extras = self._unsealed_extras, {}
+        sealed = None
+        if self._seal is not None:
+            carried = Reasoning(text, self._reader.via, self._reader.details)
+            self.reasoning[item_id] = carried
+            sealed = self._seal(carried, extras) if extras else self._seal(carried)
         if sealed is not None:
             done["encrypted_content"] = sealed
         return done

@@ -13,8 +13,8 @@ from typing import Any
 from ..protocol.errors import InvalidRequest
 from ..protocol.requests import CreateRequest
 from ..providers import Profile
-from .fit import fit_messages, reasoning_knob, schema_instruction
-from .items import CompactionExpander, ReasoningResolver, to_chat_messages
+from .fit import fit_messages, fit_tool_choice, reasoning_knob, schema_instruction
+from .items import CompactionExpander, ExtrasResolver, ReasoningResolver, to_chat_messages
 from .tools import ToolMap, strip_schema_keys, to_chat_tools
 
 __all__ = ["ChatRequest", "to_chat_request"]
@@ -56,6 +56,7 @@ def to_chat_request(
     resolve_reasoning: ReasoningResolver | None = None,
     expand_compaction: CompactionExpander | None = None,
     stream: bool | None = None,
+    resolve_extras: ExtrasResolver | None = None,
     reasoning_seen: str | None = None,
 ) -> ChatRequest:
     """Build the chat request; raises InvalidRequest for anything that cannot be carried.
@@ -73,13 +74,16 @@ def to_chat_request(
                                 history=[*messages, *(history or ())],
                                 resolve_reasoning=resolve_reasoning,
                                 expand_compaction=expand_compaction,
+                                resolve_extras=resolve_extras if profile.tool_call_extras
+                                else None,
                                 # Continuing stored history, every call is known to us.
                                 strict_tool_outputs=bool(history))
     if not messages:
         raise InvalidRequest("'input' is empty: there is nothing to send to the model.",
                              param="input", code="missing_required_parameter")
 
-    body: dict[str, Any] = {"model": upstream_model or request.model, "messages": messages}
+    model = upstream_model or request.model
+    body: dict[str, Any] = {"model": model, "messages": messages}
     for key in _PASSTHROUGH:
         value = request.body.get(key)
         if value is not None:
@@ -108,14 +112,16 @@ def to_chat_request(
     # the list; they are not history for the next turn.
     settings_messages = (1 if instructions else 0) + _text_options(request, profile, body)
     user = request.body.get("safety_identifier") or request.body.get("user")
-    if user:
+    if user and profile.user_field:
         body["user"] = user
     if profile.prompt_cache_key and request.body.get("prompt_cache_key"):
         body["prompt_cache_key"] = request.body["prompt_cache_key"]
     effort = (request.body.get("reasoning") or {}).get("effort")
-    thinking = reasoning_knob(effort, profile, body)
-    body["messages"] = fit_messages(body["messages"], profile, thinking=thinking,
-                                    reasoning_seen=reasoning_seen, tools=bool(toolset.tools))
+    thinking = reasoning_knob(effort, profile, body, model)
+    if "tool_choice" in body:
+        body["tool_choice"] = fit_tool_choice(body["tool_choice"], profile, thinking)
+    body["messages"] = fit_messages(body["messages"], profile, thinking=thinking, model=model,
+                                    tools="tools" in body, reasoning_seen=reasoning_seen)
     return ChatRequest(body, toolset.tool_map, toolset.echo, toolset.dropped,
                        settings_messages)
 

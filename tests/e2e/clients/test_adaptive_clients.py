@@ -33,7 +33,7 @@ except ImportError:
 VARIANTS = {
     "reasoning_content": ["--quirk", "require-reasoning-content",
                           "--quirk", "verify-reasoning-content"],
-    "reasoning": ["--quirk", "emit-reasoning", "--quirk", "verify-reasoning"],
+    "reasoning": ["--quirk", "reasoning-field", "--quirk", "verify-reasoning"],
 }
 
 
