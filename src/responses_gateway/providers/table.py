@@ -44,13 +44,19 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({profile.name: profile for pr
             strip_schema_keys=_NO_SCHEMA_KEY, reasoning_knob="thinking", reasoning_replay=True,
             reasoning_placeholder="(reasoning omitted)", forced_tools="without_thinking",
             thinks_by_default=True, finish_reason_optional=True),
+    # vLLM reads `reasoning` back since v0.11 and sends `reasoning_content` before it (and
+    # `<think>` without a reasoning parser): whatever the server sent goes back that way.
     Profile(name="vllm", reasoning_knob="reasoning_effort", think_tags=True,
-            effort_map=_THREE_EFFORTS),
+            effort_map=_THREE_EFFORTS, reasoning_replay=True, reasoning_field=None),
     Profile(name="ollama", strip_schema_keys=_NO_SCHEMA_KEY, reasoning_knob="reasoning_effort",
             think_tags=True, effort_map=_THREE_EFFORTS),
-    Profile(name="openrouter", reasoning_knob="reasoning"),
+    # `reasoning_details` back unchanged (Anthropic, Gemini and MiniMax routes need it).
+    Profile(name="openrouter", reasoning_knob="reasoning", reasoning_replay=True,
+            reasoning_field=None),
     Profile(name="groq", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS),
-    Profile(name="together", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS),
+    # `reasoning` out on most models; Kimi and GLM served there want it back.
+    Profile(name="together", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS,
+            reasoning_replay=True, reasoning_field=None),
     Profile(name="fireworks", reasoning_knob="reasoning_effort", effort_map=_FOUR_EFFORTS,
             reasoning_replay=True),
     # 422 for any field outside its schema; tool ids [A-Za-z0-9]{9}; no user after tool.
@@ -67,8 +73,10 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({profile.name: profile for pr
     Profile(name="zhipu", stream_options=False, tool_strict=False, user_field=False,
             reasoning_knob="thinking", thinking_extra={"clear_thinking": False},
             reasoning_replay=True, forced_tools="no"),
-    # M2 always thinks, inline (`<think>`), and wants that text back as it was.
-    Profile(name="minimax", max_tokens_field="max_completion_tokens", think_tags=True),
+    # M2 always thinks, inline (`<think>`, or `reasoning_details` with reasoning_split), and
+    # wants that text back as it was.
+    Profile(name="minimax", max_tokens_field="max_completion_tokens", think_tags=True,
+            reasoning_replay=True, reasoning_field=None),
     Profile(name="ark", reasoning_knob="thinking", reasoning_replay=True),
     Profile(name="siliconflow", reasoning_knob="enable_thinking",
             thinking_budgets=DASHSCOPE_THINKING_BUDGET, reasoning_replay=True),
