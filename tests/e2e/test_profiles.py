@@ -142,6 +142,7 @@ class Stack:
     log: "ProfileLog"
     client: openai.OpenAI
     http: httpx2.Client
+    mock: Server
 
     def model(self, name: str) -> str:
         """The client's name for a provider model on this profile's upstream."""
@@ -209,7 +210,7 @@ def stacks(shared: tuple[Server, Server]) -> Iterator[dict[str, Stack]]:
         openai.OpenAI(base_url=gateway.url + "/v1", api_key=CLIENT_KEY, max_retries=0,
                       timeout=30, _strict_response_validation=True),
         httpx2.Client(base_url=gateway.url, timeout=30,
-                      headers={"Authorization": f"Bearer {CLIENT_KEY}"})) for name in ALL}
+                      headers={"Authorization": f"Bearer {CLIENT_KEY}"}), mock) for name in ALL}
     yield result
     for stack in result.values():
         stack.client.close()
@@ -527,23 +528,26 @@ def test_deepseek_v4_gets_reasoning_content_on_every_assistant_turn(
     assert assistant == {"role": "assistant", "content": "Hello.", "reasoning_content": ""}
 
 
-def test_legacy_deepseek_reasoner_never_gets_reasoning_content(
-        stacks: dict[str, Stack]) -> None:
-    stack = use(stacks, "deepseek")
-    model = stack.model("deepseek-reasoner")
+def stateless_tool_loop(stack: Stack, model: str) -> dict[str, Any]:
+    """Two turns of a tool loop, Codex's way; the assistant message the provider got back."""
     ask = {"role": "user", "content": "Weather in Paris? Use the tool."}
     first = stack.client.responses.create(model=model, tools=[WEATHER_TOOL], store=False,
                                           input=[ask])
     call = first.output[-1]
     assert call.type == "function_call"
-    second = stack.client.responses.create(model=model, tools=[WEATHER_TOOL], store=False,
-                                           input=[ask, *[item.model_dump(exclude_none=True)
-                                                         for item in first.output],
-                                                  {"type": "function_call_output",
-                                                   "call_id": call.call_id,
-                                                   "output": "sunny"}])
+    replayed = [item.model_dump(exclude_none=True) for item in first.output]
+    second = stack.client.responses.create(model=model, tools=[WEATHER_TOOL], store=False, input=[
+        ask, *replayed, {"type": "function_call_output", "call_id": call.call_id,
+                         "output": "sunny"}])
     assert second.output_text == "Tool result: sunny"
     (assistant,) = messages_of(stack, "assistant")
+    return assistant
+
+
+def test_legacy_deepseek_reasoner_never_gets_reasoning_content(
+        stacks: dict[str, Stack]) -> None:
+    stack = use(stacks, "deepseek")
+    assistant = stateless_tool_loop(stack, stack.model("deepseek-reasoner"))
     assert "reasoning_content" not in assistant
 
 
@@ -554,18 +558,10 @@ def test_vllm_gets_reasoning_back_in_the_field_the_server_sent(stacks: dict[str,
     """vLLM >= 0.11 reads `reasoning` (and ignored `reasoning_content` for a while); older
     servers send and read `reasoning_content`. Both mocks reject anything else back."""
     stack = use(stacks, "vllm")
-    model = f"{upstream}/mock-think"
-    ask = {"role": "user", "content": "Weather in Paris? Use the tool."}
-    first = stack.client.responses.create(model=model, tools=[WEATHER_TOOL], store=False,
-                                          input=[ask])
-    call = first.output[-1]
-    assert call.type == "function_call"
-    second = stack.client.responses.create(model=model, tools=[WEATHER_TOOL], store=False,
-                                           input=[ask, *[item.model_dump(exclude_none=True)
-                                                         for item in first.output],
-                                                  {"type": "function_call_output",
-                                                   "call_id": call.call_id, "output": "sunny"}])
-    assert second.output_text == "Tool result: sunny"
+    stack = Stack(upstream, stack.spec, ProfileLog(stack.mock, upstream), stack.client,
+                  stack.http, stack.mock)
+    assistant = stateless_tool_loop(stack, f"{upstream}/mock-think")
+    assert {"reasoning", "reasoning_content"} & set(assistant) == {field}
 
 
 def test_xai_effort_only_for_models_that_take_it(stacks: dict[str, Stack]) -> None:
