@@ -53,7 +53,9 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({profile.name: profile for pr
     # `reasoning_details` back unchanged (Anthropic, Gemini and MiniMax routes need it).
     Profile(name="openrouter", reasoning_knob="reasoning", reasoning_replay=True,
             reasoning_field=None),
-    Profile(name="groq", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS),
+    # reasoning_format "raw" (Qwen's default there) leaves `<think>` in the content.
+    Profile(name="groq", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS,
+            think_tags=True),
     # `reasoning` out on most models; Kimi and GLM served there want it back.
     Profile(name="together", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS,
             reasoning_replay=True, reasoning_field=None),
