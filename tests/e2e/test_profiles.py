@@ -122,6 +122,9 @@ SPECS: dict[str, Spec] = {
     "lmstudio": Spec(knob_high=_effort("high")),
     "tgi": Spec(),
     "generic": Spec(),
+    # Reasoning goes back in the field the provider used (reasoning_content here); "" on
+    # turns without any once the provider was seen using it (earlier tests here did).
+    "adaptive": Spec(knob_high=_effort("high"), replay=True, placeholder=""),
 }
 ALL = list(SPECS)
 
