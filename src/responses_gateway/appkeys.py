@@ -13,12 +13,14 @@ from .metrics import Metrics
 from .protocol.errors import InvalidRequest
 from .store import ResponseStore
 from .translate.reasoning import ReasoningSeal
+from .upstream import PoolSlots
 
 __all__ = ["lessons_key", "metrics_key", "require_store", "runs_key", "seal_key", "session_key",
-           "settings_key", "store_key"]
+           "settings_key", "slots_key", "store_key"]
 
 settings_key = web.AppKey("responses_gateway.settings", Settings)
 session_key = web.AppKey("responses_gateway.session", aiohttp.ClientSession)
+slots_key = web.AppKey("responses_gateway.upstream_slots", PoolSlots)
 # Absent when the store is off (`--store none`).
 store_key = web.AppKey("responses_gateway.store", ResponseStore)
 seal_key = web.AppKey("responses_gateway.seal", ReasoningSeal)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -40,8 +40,10 @@ async def track_runs(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(*runs.values(), return_exceptions=True)
 
 
-async def start_background(app: web.Application, generation: Generation) -> StoredResponse:
-    """Store the queued response and start its run; returns the queued record."""
+async def start_background(app: web.Application, generation: Generation,
+                           on_end: Callable[[], None] | None = None) -> StoredResponse:
+    """Store the queued response and start its run; returns the queued record. `on_end` is
+    called when the run has ended (it releases the run's admission slot)."""
     store = generation.store
     assert store is not None
     lease = app[settings_key].run_lease
@@ -51,6 +53,8 @@ async def start_background(app: web.Application, generation: Generation) -> Stor
     task = asyncio.create_task(_run(generation, store, lease), name=f"background {record.id}")
     runs[record.id] = task
     task.add_done_callback(lambda _: runs.pop(record.id, None))
+    if on_end is not None:
+        task.add_done_callback(lambda _: on_end())
     return record
 
 

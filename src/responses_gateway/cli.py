@@ -31,6 +31,8 @@ from aiohttp import web
 
 from . import __version__
 from .config import Limits, Settings, Timeouts, Upstream, upstreams_from_toml, with_env_proxy
+from .logs import FORMAT as LOG_FORMAT
+from .logs import EscapingFormatter
 from .options import OPTIONS, add_options, resolve
 from .providers import PROFILES
 from .translate.reasoning import derive_key
@@ -90,9 +92,20 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
                 host=values["host"],
                 port=values["port"],
                 api_keys=frozenset(values["api_keys"] or ()),
+                allowed_origins=tuple(values["allowed_origins"] or ()),
+                allowed_hosts=tuple(values["allowed_hosts"] or ()),
                 timeouts=Timeouts(connect=values["connect_timeout"],
-                                  read=values["read_timeout"]),
-                limits=Limits(),
+                                  read=values["read_timeout"],
+                                  pool=values["pool_timeout"],
+                                  header=values["header_timeout"],
+                                  body=values["body_timeout"],
+                                  keepalive=values["keepalive_timeout"]),
+                limits=Limits(max_body_bytes=values["max_body_bytes"],
+                              max_compressed_body_bytes=values["max_compressed_body_bytes"],
+                              max_connections=values["upstream_connections"],
+                              max_client_connections=values["max_client_connections"],
+                              max_requests_per_key=values["max_requests_per_key"],
+                              max_streams_per_key=values["max_streams_per_key"]),
                 unsupported_tools=values["unsupported_tools"],
                 done_sentinel=values["done_sentinel"],
                 store_url=values["store"] or f"sqlite:///{data_dir / 'responses.db'}",
@@ -193,7 +206,7 @@ def _stored_key(data_dir: Path) -> bytes:
         if len(key) != 32:
             raise ValueError(f"{path} is not a 32-byte key; delete it to make a new one")
         return key
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # only its owner reads it
     key = os.urandom(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
@@ -226,8 +239,7 @@ def _setup_logging(launch: Launch) -> None:
 
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(EscapingFormatter(LOG_FORMAT))  # no forged lines
     logging.basicConfig(level=launch.log_level, handlers=[handler])
 
 
@@ -289,12 +301,14 @@ def _supervise(launch: Launch) -> None:
 
 
 async def _serve(settings: Settings, mock: bool, *, reuse_port: bool = False) -> None:
+    from .connections import GuardedRunner
     from .server import create_app
 
     runners: list[web.AppRunner] = []
     if mock:
         settings = await _start_mock(settings, runners)
-    runner = web.AppRunner(create_app(settings), access_log=None)
+    runner = GuardedRunner(create_app(settings), limits=settings.limits,
+                           timeouts=settings.timeouts, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024,
                        reuse_port=reuse_port or None)

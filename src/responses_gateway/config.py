@@ -40,6 +40,12 @@ class Upstream:
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"upstream base URL must be an http(s) URL, got {self.base_url!r}")
+        if (parts.username or parts.password) and self.api_key \
+                and self.profile.auth_header != "api-key":
+            # Both would be the Authorization header; aiohttp refuses that on every request.
+            raise ValueError("upstream base URL carries user:password@ credentials and an API "
+                             "key is set too; both would be the Authorization header. Use one "
+                             "of them")
         base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), parts.query, ""))
         object.__setattr__(self, "base_url", base)
 
@@ -92,24 +98,42 @@ class Upstream:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Timeouts:
-    """Seconds. There is deliberately no total limit: long reasoning streams must not be cut."""
+    """Seconds. There is deliberately no total limit on an upstream answer: long reasoning
+    streams must not be cut."""
 
     connect: float = 10.0
     # Longest silence allowed while waiting for the first byte or between stream chunks.
     read: float = 600.0
+    # Longest wait for a free upstream connection when all `Limits.max_connections` are busy.
+    pool: float = 30.0
+    # Client side: a new connection must deliver its first request head within `header`;
+    # a request body must arrive within `body`; an idle kept-alive connection (or one
+    # sending the next head) is closed after `keepalive`.
+    header: float = 20.0
+    body: float = 120.0
+    keepalive: float = 75.0
 
     def __post_init__(self) -> None:
-        if self.connect <= 0 or self.read <= 0:
+        if min(self.connect, self.read, self.pool, self.header, self.body,
+               self.keepalive) <= 0:
             raise ValueError("timeouts must be positive")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
-    max_body_bytes: int = 64 * 1024 * 1024  # Codex histories with images get large
+    max_body_bytes: int = 64 * 1024 * 1024  # after decompression; Codex histories get large
+    # As sent (Content-Length, compressed or not); checked before anything is read.
+    max_compressed_body_bytes: int = 64 * 1024 * 1024
     max_connections: int = 1000  # pooled upstream connections per process
+    max_client_connections: int = 1000  # open client connections per process
+    # Per client key (one shared bucket when no keys are configured), per process.
+    max_requests_per_key: int = 256  # background runs included
+    max_streams_per_key: int = 128  # SSE streams and WebSockets
 
     def __post_init__(self) -> None:
-        if self.max_body_bytes <= 0 or self.max_connections <= 0:
+        if min(self.max_body_bytes, self.max_compressed_body_bytes, self.max_connections,
+               self.max_client_connections, self.max_requests_per_key,
+               self.max_streams_per_key) <= 0:
             raise ValueError("limits must be positive")
 
 
@@ -126,6 +150,10 @@ class Settings:
     port: int = 8000
     # Keys clients must present as `Authorization: Bearer ...`; empty means any key is fine.
     api_keys: frozenset[str] = field(default=frozenset(), repr=False)
+    # Without client keys, browsers are refused (see browser.py) except from these origins
+    # (`https://app.example`) and for these Host names besides the listen address.
+    allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
     timeouts: Timeouts = DEFAULT_TIMEOUTS
     limits: Limits = DEFAULT_LIMITS
     # "drop": hosted tools the provider cannot run are left out (logged); "error": 400.

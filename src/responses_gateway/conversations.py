@@ -14,6 +14,9 @@ from aiohttp import web
 from .appkeys import require_store
 from .generation import new_id
 from .protocol.errors import InvalidRequest, NotFound
+from .protocol.fields import check_array, check_max_items, check_metadata, missing
+from .protocol.items import check_items
+from .protocol.queries import parse_include, parse_list_query
 from .protocol.requests import parse_json_object
 from .rendering import json_response, list_page
 from .store import Conversation, ResponseStore
@@ -39,32 +42,29 @@ async def _conversation(request: web.Request) -> tuple[ResponseStore, Conversati
 
 def _items(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:
     items = body.get("items")
-    if items is None and not required:
+    if items is None:
+        if required:
+            raise missing("items")
         return []
-    if not isinstance(items, list):
-        raise InvalidRequest("'items' must be an array of items.", param="items",
-                             code="invalid_type")
-    if len(items) > _MAX_ITEMS_PER_CALL:
-        raise InvalidRequest(f"At most {_MAX_ITEMS_PER_CALL} items can be added at once.",
-                             param="items", code="invalid_value")
+    check_array(items, "items", " of objects")
+    check_max_items(items, "items", _MAX_ITEMS_PER_CALL)
+    check_items(items, "items")  # as a create request's input: later turns must take them
     for i, item in enumerate(items):
-        if not isinstance(item, dict) or not (isinstance(item.get("type"), str)
-                                              or isinstance(item.get("role"), str)):
-            raise InvalidRequest(f"Invalid 'items[{i}]': expected an item object.",
-                                 param=f"items[{i}]", code="invalid_type")
+        kind = item.get("type") or ("message" if "role" in item else "item_reference")
+        if kind == "item_reference":
+            raise InvalidRequest("A conversation keeps items, not references to them: add the "
+                                 "item itself.", param=f"items[{i}].type",
+                                 code="unsupported_item")
     return with_item_ids(items, new_id)
 
 
-def _metadata(body: dict[str, Any]) -> dict[str, str]:
-    metadata = body.get("metadata") or {}
-    if not isinstance(metadata, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-        raise InvalidRequest("'metadata' must map strings to strings.", param="metadata",
-                             code="invalid_type")
-    if len(metadata) > 16:
-        raise InvalidRequest("'metadata' can have at most 16 keys.", param="metadata",
-                             code="invalid_value")
-    return metadata
+def _metadata(body: dict[str, Any], *, required: bool = False) -> dict[str, str]:
+    if "metadata" not in body and required:
+        raise missing("metadata")
+    metadata = body.get("metadata")
+    if metadata is None:
+        return {}
+    return dict(check_metadata(metadata))
 
 
 async def create_conversation(request: web.Request) -> web.Response:
@@ -84,8 +84,8 @@ async def get_conversation(request: web.Request) -> web.Response:
 
 
 async def update_conversation(request: web.Request) -> web.Response:
+    metadata = _metadata(parse_json_object(await request.read()), required=True)
     store, conversation = await _conversation(request)
-    metadata = _metadata(parse_json_object(await request.read()))
 
     def update(found: Conversation) -> None:
         found.metadata = metadata
@@ -102,13 +102,15 @@ async def delete_conversation(request: web.Request) -> web.Response:
 
 
 async def list_items(request: web.Request) -> web.Response:
+    parse_list_query(request.query)  # a bad query is a 400 before the lookup
     _, conversation = await _conversation(request)
     return json_response(list_page(request, conversation.items))
 
 
 async def add_items(request: web.Request) -> web.Response:
-    store, conversation = await _conversation(request)
+    parse_include(request.query)
     added = _items(parse_json_object(await request.read()), required=True)
+    store, conversation = await _conversation(request)
     if not await store.append_conversation_items(conversation.id, added):
         _edited(None, conversation.id)
     return json_response({"object": "list", "data": added,
@@ -125,6 +127,7 @@ def _find(conversation: Conversation, item_id: str) -> int:
 
 
 async def get_item(request: web.Request) -> web.Response:
+    parse_include(request.query)
     _, conversation = await _conversation(request)
     return json_response(conversation.items[_find(conversation, request.match_info["item_id"])])
 

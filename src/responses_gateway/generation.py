@@ -21,7 +21,7 @@ from aiohttp import web
 
 from . import observe
 from . import lessons as taught
-from .appkeys import lessons_key, seal_key, session_key, settings_key, store_key
+from .appkeys import lessons_key, seal_key, session_key, settings_key, slots_key, store_key
 from .config import Upstream
 from .leases import lease_expired, mark_dead
 from .lessons import Lessons
@@ -34,6 +34,7 @@ from .protocol.errors import (
 )
 from .protocol.requests import CreateRequest
 from .store import Conversation, ResponseStore, StoredResponse
+from .storehealth import log_store_failure
 from .translate.history import to_assistant_message, with_item_ids
 from .translate.compaction import open_compaction
 from .translate.reasoning import SEALED_PREFIX, reasoning_text_of
@@ -128,8 +129,8 @@ class Generation:
             observe.note_result(self.machine.snapshot())
             try:
                 await self.persist()
-            except Exception:  # the client still gets its answer; the store is what failed
-                logger.exception("storing %s failed", self.response_id)
+            except Exception as exc:  # the client still gets its answer; the store failed
+                log_store_failure(self.store, self.response_id, exc)
             yield tail
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
@@ -188,8 +189,8 @@ class Generation:
         observe.note_result(self.machine.snapshot())
         try:
             await self.persist()
-        except Exception:  # the answer is not lost because the store failed
-            logger.exception("storing %s failed", self.response_id)
+        except Exception as exc:  # the answer is not lost because the store failed
+            log_store_failure(self.store, self.response_id, exc)
         return self.machine.snapshot()
 
     def _feed(self, chunk: dict[str, Any]) -> list[Event]:
@@ -348,7 +349,7 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
                              seal_reasoning=seal_reasoning,
                              think_tags=upstream.profile.think_tags,
                              keep_call_extras=upstream.profile.tool_call_extras)
-    client = UpstreamClient(app[session_key], upstream, settings.timeouts)
+    client = UpstreamClient(app[session_key], upstream, settings.timeouts, app.get(slots_key))
     observe.note_route(create.model, upstream.name, stream=create.stream,
                        response_id=machine.response_id)
     return Generation(create=create, upstream=upstream, chat=chat, machine=machine,

@@ -129,9 +129,12 @@ def diagnose(status: int, message: str, param: str | None,
         name = words[-1] if words else ""
         schema = ("Unknown name" in message and "parameters" in message
                   or "schema keyword" in message)
-        located = _locate(name, body, schema=schema)
-        if located is not None:
-            return located
+        # xAI names fields in camelCase ("reasoningEffort").
+        snake = re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+        for candidate in dict.fromkeys((name, snake)):
+            located = _locate(candidate, body, schema=schema)
+            if located is not None:
+                return located
     return None
 
 

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import orjson
 from aiohttp import web
 
-__all__ = ["ADAPTIVE_QUIRKS", "ERROR_TYPES", "QUIRKS", "MockError", "call_reasoning",
+__all__ = ["ADAPTIVE_QUIRKS", "ERROR_TYPES", "MIDSTREAM_REFUSAL", "QUIRKS", "MockError", "call_reasoning",
            "check_auth", "check_body", "check_message", "thinks"]
 
 # -- Reasoning that must come back in the field it went out in (issue 10 item 1, adaptive) ---
@@ -25,7 +25,13 @@ __all__ = ["ADAPTIVE_QUIRKS", "ERROR_TYPES", "QUIRKS", "MockError", "call_reason
 ADAPTIVE_QUIRKS = MappingProxyType({
     "verify-reasoning": "tool-call turns must carry their own reasoning under `reasoning`",
     "verify-reasoning-details": "... under `reasoning_details`, unchanged",
+    "midstream-400": "streams break off after two chunks with an in-band 400 naming a field",
 })
+# What `midstream-400` sends after the first chunks: a refusal the gateway could fix, but only
+# after bytes reached the client, when it must not retry.
+MIDSTREAM_REFUSAL = {"error": {"message": "Unrecognized request argument supplied: "
+                               "stream_options", "type": "invalid_request_error",
+                               "param": "stream_options", "code": None}}
 # -- end of the adaptive block ---------------------------------------------------------------
 
 QUIRKS = frozenset({

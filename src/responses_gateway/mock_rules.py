@@ -83,8 +83,8 @@ PRESETS: Mapping[str, frozenset[str]] = MappingProxyType({name: frozenset(quirks
     "lmstudio": ("no-developer", "reasoning-field", "no-reasoning-replay"),
     "tgi": ("no-developer", "think-tags", "object-arguments", "no-reasoning-replay"),
     "generic": ("no-developer", "no-reasoning-replay"),
-    # An unknown provider that wants its reasoning back, where it sent it.
-    "adaptive": ("no-developer", "reasoning-field", "verify-reasoning"),
+    # A provider without a profile that wants its reasoning back (DeepSeek V4's rule).
+    "adaptive": ("no-developer", "deepseek-v4"),
 }.items()})
 
 # Real model names the mock serves like one of its own (for rules that depend on the model).

@@ -115,6 +115,14 @@ OPTIONS: tuple[Option, ...] = (
          kind="float", default=600.0, positive=True, metavar="S",
          help="longest silence from the provider, before the first byte or between chunks, "
               "in seconds; there is no total limit"),
+    _opt("--upstream-connections", dest="upstream_connections", group="upstream",
+         env="UPSTREAM_CONNECTIONS", kind="int", default=1000, minimum=1, metavar="N",
+         help="most connections to the providers at once, per process; a request waits for "
+              "one up to --pool-timeout"),
+    _opt("--pool-timeout", dest="pool_timeout", group="upstream", env="POOL_TIMEOUT",
+         kind="float", default=30.0, positive=True, metavar="S",
+         help="seconds a request waits for a free upstream connection before a 503 "
+              "upstream_pool_exhausted"),
     _opt("--unsupported-tools", dest="unsupported_tools", group="upstream",
          env="UNSUPPORTED_TOOLS", kind="choice", choices=("drop", "error"), default="drop",
          help="hosted tools (web_search, ...) the provider cannot run: drop them with a "
@@ -142,6 +150,50 @@ OPTIONS: tuple[Option, ...] = (
          metavar="SECRET", secret=True,
          default_text="a random key, made once and kept in `<data dir>/reasoning.key`",
          help="secret that seals reasoning into encrypted_content; prefer the variable"),
+    _opt("--allowed-origin", dest="allowed_origins", group="security",
+         env="ALLOWED_ORIGINS", kind="list", metavar="ORIGIN",
+         default_text="none: only loopback origins",
+         help="without --api-key, web pages are served only from loopback origins "
+              "(http://localhost:3000); allow another, e.g. https://app.example, or * for "
+              "any (repeatable; the variable is comma-separated)"),
+    _opt("--allowed-host", dest="allowed_hosts", group="security", env="ALLOWED_HOSTS",
+         kind="list", metavar="NAME",
+         default_text="none: the listen address and loopback names",
+         help="without --api-key, requests must name the gateway by its listen address or a "
+              "loopback name in `Host` (against DNS rebinding); accept this name too "
+              "(repeatable; the variable is comma-separated)"),
+    _opt("--max-body-bytes", dest="max_body_bytes", group="security",
+         env="MAX_BODY_BYTES", kind="int", default=64 * 1024 * 1024, minimum=1, metavar="N",
+         default_text="`67108864` (64 MiB)",
+         help="largest request body after decompression; larger is a 413"),
+    _opt("--max-compressed-body-bytes", dest="max_compressed_body_bytes", group="security",
+         env="MAX_COMPRESSED_BODY_BYTES", kind="int", default=64 * 1024 * 1024, minimum=1,
+         metavar="N", default_text="`67108864` (64 MiB)",
+         help="largest request body as sent (its Content-Length, compressed or not); "
+              "larger is a 413 before it is read"),
+    _opt("--max-requests-per-key", dest="max_requests_per_key", group="security",
+         env="MAX_REQUESTS_PER_KEY", kind="int", default=256, minimum=1, metavar="N",
+         help="requests one client key may have in progress at once, per process, "
+              "background runs included (without --api-key: all clients together); more "
+              "get 429 with Retry-After"),
+    _opt("--max-streams-per-key", dest="max_streams_per_key", group="security",
+         env="MAX_STREAMS_PER_KEY", kind="int", default=128, minimum=1, metavar="N",
+         help="SSE streams and WebSockets one client key may have open at once, per "
+              "process; more get 429 with Retry-After"),
+    _opt("--max-client-connections", dest="max_client_connections", group="security",
+         env="MAX_CLIENT_CONNECTIONS", kind="int", default=1000, minimum=1, metavar="N",
+         help="open client connections per process; a connection beyond it gets a 503 and "
+              "is closed (keep it under the open-file limit, `ulimit -n`)"),
+    _opt("--header-timeout", dest="header_timeout", group="security",
+         env="HEADER_TIMEOUT", kind="float", default=20.0, positive=True, metavar="S",
+         help="seconds a new connection has to send its first request head"),
+    _opt("--body-timeout", dest="body_timeout", group="security", env="BODY_TIMEOUT",
+         kind="float", default=120.0, positive=True, metavar="S",
+         help="seconds a request body has to arrive in full; slower is a 408"),
+    _opt("--keepalive-timeout", dest="keepalive_timeout", group="security",
+         env="KEEPALIVE_TIMEOUT", kind="float", default=75.0, positive=True, metavar="S",
+         help="seconds an idle connection is kept open between requests (also the limit "
+              "for sending the next request head)"),
     _opt("--metrics", dest="metrics", group="security", env="METRICS", kind="choice",
          choices=("on", "off"), default="on",
          help="Prometheus metrics at GET /metrics, which needs a client key when keys are "

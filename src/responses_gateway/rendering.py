@@ -8,8 +8,9 @@ import orjson
 from aiohttp import web
 
 from .protocol.errors import GatewayError, InvalidRequest
+from .protocol.queries import parse_list_query
 
-__all__ = ["SSE_HEADERS", "error_response", "int_query", "json_response", "list_page"]
+__all__ = ["SSE_HEADERS", "error_response", "json_response", "list_page"]
 
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -30,29 +31,11 @@ def error_response(error: GatewayError) -> web.Response:
     return response
 
 
-def int_query(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidRequest(f"Invalid '{name}': expected an integer.", param=name,
-                             code="invalid_type") from None
-
-
 def list_page(request: web.Request, items: list[dict[str, Any]]) -> dict[str, Any]:
     """A cursor page of `items` (stored oldest first) per ?after, ?limit, ?order."""
-    order = request.query.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise InvalidRequest("Invalid 'order': expected 'asc' or 'desc'.", param="order",
-                             code="invalid_value")
-    limit = int_query(request, "limit", 20)
-    if not 1 <= limit <= 100:
-        raise InvalidRequest("Invalid 'limit': expected 1 to 100.", param="limit",
-                             code="invalid_value")
-    ordered = items if order == "asc" else items[::-1]
-    after = request.query.get("after")
+    query = parse_list_query(request.query)
+    limit, after = query.limit, query.after
+    ordered = items if query.order == "asc" else items[::-1]
     if after:
         ids = [item.get("id") for item in ordered]
         if after not in ids:

@@ -9,13 +9,15 @@ import time
 
 from aiohttp import web
 
+from .admission import claim_stream
 from .appkeys import require_store, runs_key, settings_key
 from .leases import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound
+from .protocol.queries import parse_list_query, parse_replay_query
 from .protocol.sse import DONE_FRAME, encode_event
 from .store import ResponseStore, StoredResponse
 from .store.base import TERMINAL_EVENTS
-from .rendering import SSE_HEADERS, int_query, json_response, list_page
+from .rendering import SSE_HEADERS, json_response, list_page
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +41,15 @@ async def _record(request: web.Request) -> StoredResponse:
 
 async def get_response(request: web.Request) -> web.StreamResponse:
     """GET /v1/responses/{id}; with ?stream=true, replay (and follow) its events."""
+    stream, after = parse_replay_query(request.query)
     record = await _record(request)
-    if request.query.get("stream", "").lower() not in ("true", "1"):
+    if not stream:
         return json_response(record.response)
     if not record.response.get("background"):
         raise InvalidRequest("Only background responses can be streamed again; this one was "
                              "not created with background=true.", param="stream",
                              code="invalid_value")
-    after = int_query(request, "starting_after", -1)
+    claim_stream(request)
     return await _replay(request, require_store(request.app, "Stored responses"), record, after)
 
 
@@ -113,6 +116,7 @@ async def delete_response(request: web.Request) -> web.Response:
 
 async def list_input_items(request: web.Request) -> web.Response:
     """GET /v1/responses/{id}/input_items (after, limit, order)."""
+    parse_list_query(request.query)  # a bad query is a 400 before the lookup
     record = await _record(request)
     return json_response(list_page(request, record.input_items))
 

@@ -16,8 +16,18 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from .appkeys import lessons_key, metrics_key, seal_key, session_key, settings_key, store_key
+from .admission import Admission, admission_key, admission_middleware
+from .appkeys import (
+    lessons_key,
+    metrics_key,
+    seal_key,
+    session_key,
+    settings_key,
+    slots_key,
+    store_key,
+)
 from .background import track_runs
+from .browser import BrowserPolicy, browser_middleware, browser_policy_key
 from .config import Settings
 from .lessons import Lessons
 from .protocol.errors import (
@@ -27,15 +37,18 @@ from .protocol.errors import (
     MethodNotAllowed,
     NotFound,
 )
+from .protocol.headers import check_headers
 from . import conversations
 from .compaction import compact_response
+from .connections import body_middleware
 from .metrics import CONTENT_TYPE, Metrics, instrument_store
 from .observe import add_request_id, make_observe_middleware, note_error
 from .rendering import error_response
 from .retrieval import cancel_response, delete_response, get_response, list_input_items
 from .store import ResponseStore, open_store
+from .storehealth import StoreHealth, outage_of, store_health_key
 from .translate.reasoning import ReasoningSeal
-from .upstream import create_session
+from .upstream import PoolSlots, create_session
 from .views import create_response, health, list_models
 from .websocket import responses_websocket
 
@@ -57,9 +70,13 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
         middlewares=[make_observe_middleware(metrics, log_bodies=settings.log_bodies),
-                     _error_middleware, _auth_middleware],
+                     _error_middleware, _header_middleware, browser_middleware,
+                     _auth_middleware,
+                     admission_middleware, body_middleware],
     )
     app[settings_key] = settings
+    app[admission_key] = Admission(settings.limits)
+    app[browser_policy_key] = BrowserPolicy(settings)
     if metrics is not None:
         app[metrics_key] = metrics
     app.on_response_prepare.append(add_request_id)
@@ -103,6 +120,7 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     session = create_session(settings.timeouts, settings.limits)
     app[session_key] = session
+    app[slots_key] = PoolSlots(settings.limits.max_connections, settings.timeouts.pool)
     yield
     await session.close()
 
@@ -117,6 +135,7 @@ async def _response_store(app: web.Application) -> AsyncIterator[None]:
         if metrics is not None:
             instrument_store(store, metrics)
         app[store_key] = store
+        app[store_health_key] = StoreHealth(store)
         purger = asyncio.create_task(_purge_periodically(store))
     yield
     if purger is not None:
@@ -152,7 +171,8 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(exc)
     except web.HTTPRequestEntityTooLarge:
         limit = request.app[settings_key].limits.max_body_bytes
-        error = InvalidRequest(f"The request body is larger than {limit} bytes.",
+        error = InvalidRequest(f"The request body is larger than {limit} bytes "
+                               "(--max-body-bytes, counted after decompression).",
                                code="request_too_large")
         error.status = 413
         return error_response(error)
@@ -173,9 +193,19 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(other)
     except (ConnectionResetError, ConnectionError):
         raise
-    except Exception:
+    except Exception as exc:
+        outage = outage_of(request.app, exc)
+        if outage is not None:
+            logger.warning("%s %s -> 503: %s", request.method, request.path, outage.message)
+            return error_response(outage)
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(GatewayError("The gateway hit an internal error."))
+
+
+@web.middleware
+async def _header_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    check_headers(request.headers.items())  # a 400 for a header that is not UTF-8
+    return await handler(request)
 
 
 @web.middleware

@@ -17,6 +17,7 @@ import orjson
 
 from .config import Limits, Timeouts, Upstream
 from .protocol.errors import (
+    UpstreamBusy,
     UpstreamError,
     UpstreamKeyRejected,
     UpstreamProtocolError,
@@ -27,11 +28,13 @@ from .protocol.errors import (
 from .observe import request_id_header
 from .protocol.sse import SseDecoder
 
-__all__ = ["UpstreamClient", "create_session"]
+__all__ = ["PoolSlots", "UpstreamClient", "create_session"]
 
 logger = logging.getLogger(__name__)
 
 _MAX_ERROR_BODY = 64 * 1024
+# A provider's error message reaches clients trimmed to this many characters.
+_MAX_ERROR_MESSAGE = 500
 # Error type/code words -> the HTTP status they stand for, for errors a provider reports
 # inside a 200 answer (checked in order).
 _STATUS_HINTS = (
@@ -55,14 +58,43 @@ def create_session(timeouts: Timeouts, limits: Limits) -> aiohttp.ClientSession:
                                  trust_env=False)
 
 
+class PoolSlots:
+    """The upstream connections one process may use at once, and how long a request waits
+    for one (aiohttp's own pool queue has no timeout). A slot is held from the request until
+    its answer is read or its stream closed."""
+
+    __slots__ = ("_free", "size", "timeout")
+
+    def __init__(self, size: int, timeout: float) -> None:
+        self._free = asyncio.Semaphore(size)
+        self.size = size
+        self.timeout = timeout
+
+    async def acquire(self) -> None:
+        if not self._free.locked():  # the common case: no timer to arm
+            await self._free.acquire()
+            return
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._free.acquire()
+        except TimeoutError:
+            raise UpstreamBusy(
+                f"All {self.size} upstream connections stayed busy for {self.timeout:g} s "
+                "(--upstream-connections, --pool-timeout); retry shortly.") from None
+
+    def release(self) -> None:
+        self._free.release()
+
+
 class UpstreamClient:
     """Talks to one upstream. Cheap to build per request; the session is shared."""
 
-    __slots__ = ("_headers", "_session", "_timeouts", "stream_done", "upstream")
+    __slots__ = ("_headers", "_session", "_slots", "_timeouts", "stream_done", "upstream")
 
     def __init__(self, session: aiohttp.ClientSession, upstream: Upstream,
-                 timeouts: Timeouts) -> None:
+                 timeouts: Timeouts, slots: PoolSlots | None = None) -> None:
         self._session = session
+        self._slots = slots
         self.upstream = upstream
         self._timeouts = timeouts
         headers = {"Content-Type": "application/json", "Accept": "application/json",
@@ -81,13 +113,25 @@ class UpstreamClient:
 
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         """One non-streamed chat completion."""
-        with self._map_errors():
-            async with self._session.post(self.upstream.chat_url, data=orjson.dumps(body),
-                                          headers=self._headers,
-                                          proxy=self.upstream.proxy) as response:
-                await self._raise_for_status(response)
-                payload = await response.read()
+        async with self._slot():
+            with self._map_errors():
+                async with self._session.post(self.upstream.chat_url,
+                                              data=orjson.dumps(body), headers=self._headers,
+                                              proxy=self.upstream.proxy) as response:
+                    await self._raise_for_status(response)
+                    payload = await response.read()
         return self._parse_completion(payload)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        if self._slots is None:
+            yield
+            return
+        await self._slots.acquire()
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Open a streamed completion; raises before the first chunk if the provider refuses.
@@ -96,28 +140,37 @@ class UpstreamClient:
         from the iterator as UpstreamError. The connection is released when the iterator is
         closed or exhausted.
         """
-        with self._map_errors():
-            response = await self._session.post(self.upstream.chat_url,
-                                                data=orjson.dumps(body),
-                                                headers=self._headers,
-                                                proxy=self.upstream.proxy)
-            try:
-                await self._raise_for_status(response)
-            except BaseException:
-                response.release()
-                raise
-        return self._iter_chunks(response)
+        slots = self._slots
+        if slots is not None:
+            await slots.acquire()
+        try:
+            with self._map_errors():
+                response = await self._session.post(self.upstream.chat_url,
+                                                    data=orjson.dumps(body),
+                                                    headers=self._headers,
+                                                    proxy=self.upstream.proxy)
+                try:
+                    await self._raise_for_status(response)
+                except BaseException:
+                    response.release()
+                    raise
+        except BaseException:
+            if slots is not None:
+                slots.release()
+            raise
+        return self._iter_chunks(response, slots)
 
     async def list_models(self) -> dict[str, Any]:
-        with self._map_errors():
-            async with self._session.get(self.upstream.models_url, headers=self._headers,
-                                         proxy=self.upstream.proxy) as response:
-                await self._raise_for_status(response)
-                payload = await response.read()
+        async with self._slot():
+            with self._map_errors():
+                async with self._session.get(self.upstream.models_url, headers=self._headers,
+                                             proxy=self.upstream.proxy) as response:
+                    await self._raise_for_status(response)
+                    payload = await response.read()
         models = self._decode_object(payload, "a model list")
         return models
 
-    async def _iter_chunks(self, response: aiohttp.ClientResponse
+    async def _iter_chunks(self, response: aiohttp.ClientResponse, slots: PoolSlots | None
                            ) -> AsyncIterator[dict[str, Any]]:
         try:
             if "json" in response.headers.get("Content-Type", ""):
@@ -142,6 +195,8 @@ class UpstreamClient:
                 yield chunk
         finally:
             response.release()
+            if slots is not None:
+                slots.release()
 
     def _parse_chunk(self, frame: str) -> dict[str, Any] | None:
         if frame == "[DONE]":
@@ -161,9 +216,11 @@ class UpstreamClient:
         try:
             decoded = orjson.loads(raw)
         except orjson.JSONDecodeError:
+            # Its bytes are not shown: an HTML error page or a proxy's banner may carry
+            # internal details (hosts, tokens); the log has the size only, too.
             raise UpstreamProtocolError(
-                f"The upstream '{self.upstream.name}' sent {what} that is not JSON: "
-                f"{raw[:200]!r}") from None
+                f"The upstream '{self.upstream.name}' sent {what} that is not JSON "
+                f"({len(raw)} bytes).") from None
         if not isinstance(decoded, dict):
             raise UpstreamProtocolError(
                 f"The upstream '{self.upstream.name}' sent {what} that is not a JSON object.")
@@ -186,8 +243,11 @@ class UpstreamClient:
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            payload = {"error": {"message": raw.decode("utf-8", "replace").strip()
-                                 or response.reason or f"HTTP {response.status}"}}
+            # Only a parsed JSON message reaches clients: a non-JSON body (an HTML page, a
+            # proxy's text) is described, never quoted.
+            kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no type"
+            payload = {"error": {"message": f"{response.reason or 'error'} (a {len(raw)}-byte "
+                                            f"{kind} body that is not JSON)"}}
         if isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], dict):
             payload = payload[0]  # Gemini's compatibility layer: a list of one error
         if not isinstance(payload, dict):
@@ -206,6 +266,7 @@ class UpstreamClient:
         message = detail.get("message") or payload.get("message") or "unknown error"
         if not isinstance(message, str):  # Mistral: {"detail": [{"type", "loc", "msg"}]}
             message = orjson.dumps(message).decode()
+        message = self._clean(message)
         code = detail.get("code")
         code = str(code) if code is not None else None
         name = self.upstream.name
@@ -234,6 +295,16 @@ class UpstreamClient:
                                       type=kind if isinstance(kind, str) else None, code=code)
         return UpstreamUnavailable(f"The upstream '{name}' reported an error: {message}",
                                    code=code or "upstream_error")
+
+    def _clean(self, message: str) -> str:
+        """A provider's message as clients see it: trimmed, and without the gateway's key
+        should the provider echo it."""
+        key = self.upstream.api_key
+        if key and len(key) >= 8 and key in message:
+            message = message.replace(key, "***")
+        if len(message) > _MAX_ERROR_MESSAGE:
+            message = message[:_MAX_ERROR_MESSAGE].rstrip() + "..."
+        return message
 
     @contextlib.contextmanager
     def _map_errors(self) -> Iterator[None]:

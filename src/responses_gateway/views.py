@@ -9,13 +9,15 @@ from typing import Any
 
 from aiohttp import web
 
-from .appkeys import session_key, settings_key, store_key
+from .appkeys import session_key, settings_key, slots_key, store_key
+from .admission import claim_stream, keep_for_background
 from .background import start_background
 from .generation import Generation, prepare_generation
 from .protocol.errors import UpstreamError
 from .protocol.requests import parse_create_request
 from .protocol.sse import DONE_FRAME, encode_event
 from .rendering import SSE_HEADERS, json_response
+from .storehealth import store_health_key
 from .translate.stream import Event
 from .upstream import UpstreamClient
 
@@ -27,10 +29,18 @@ logger = logging.getLogger(__name__)
 async def create_response(request: web.Request) -> web.StreamResponse:
     """POST /v1/responses: JSON or SSE (chosen by the body's `stream`), or a background run."""
     create = parse_create_request(await request.read())
+    if create.stream:
+        claim_stream(request)
+    await _require_store(request, create.store or create.background)
     generation = await prepare_generation(request.app, create,
                                           stream_upstream=True if create.background else None)
     if create.background:
-        record = await start_background(request.app, generation)
+        release = keep_for_background(request)  # the run counts against the key's limit
+        try:
+            record = await start_background(request.app, generation, on_end=release)
+        except BaseException:
+            release()
+            raise
         if not create.stream:
             return json_response(record.response)
         store = request.app[store_key]
@@ -42,6 +52,13 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     events = generation.events()
     first = await events.__anext__()
     return await _write_frames(request, _prepend(first, events), generation=generation)
+
+
+async def _require_store(request: web.Request, needed: bool) -> None:
+    """Refuse (503) before the provider is asked if the response cannot be stored."""
+    health = request.app.get(store_health_key)
+    if needed and health is not None:
+        await health.require()
 
 
 async def _prepend(first: list[Event], rest: Any) -> Any:
@@ -87,8 +104,8 @@ async def list_models(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
     session = request.app[session_key]
     lists = await asyncio.gather(
-        *(UpstreamClient(session, u, settings.timeouts).list_models()
-          for u in settings.upstreams), return_exceptions=True)
+        *(UpstreamClient(session, u, settings.timeouts, request.app.get(slots_key))
+          .list_models() for u in settings.upstreams), return_exceptions=True)
     data: list[dict[str, Any]] = []
     seen: set[str] = set()
     for upstream, result in zip(settings.upstreams, lists):
@@ -112,12 +129,18 @@ async def list_models(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    """GET /health: liveness; names the upstreams (never their keys) and the store."""
+    """GET /health: names the upstreams (never their keys) and the store; 503 with status
+    "unavailable" while the store cannot be reached (stored responses would fail)."""
     settings = request.app[settings_key]
     store = request.app.get(store_key)
-    return json_response({
-        "status": "ok",
+    health = request.app.get(store_health_key)
+    problem = await health.problem(fresh=True) if health is not None else None
+    body: dict[str, Any] = {
+        "status": "ok" if problem is None else "unavailable",
         "upstreams": [{"name": u.name, "base_url": u.display_url, "profile": u.profile.name}
                       for u in settings.upstreams],
         "store": store.name if store is not None else "none",
-    })
+    }
+    if problem is not None:
+        body["store_error"] = problem
+    return json_response(body, status=200 if problem is None else 503)

@@ -15,10 +15,13 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from .admission import claim_stream
 from .generation import prepare_generation
+from .protocol.bodies import check_depth
 from .protocol.errors import GatewayError, InvalidRequest
 from .protocol.requests import validate_create_request
 from .store import StoredResponse
+from .storehealth import outage_of, store_health_key
 
 __all__ = ["responses_websocket"]
 
@@ -35,6 +38,7 @@ async def responses_websocket(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         # A plain GET: over HTTP, responses are created with POST.
         raise web.HTTPMethodNotAllowed("GET", ["POST"])
+    claim_stream(request)  # a WebSocket is an open stream for the key's limit
     await ws.prepare(request)
     local: dict[str, StoredResponse] = {}
     async for message in ws:
@@ -54,6 +58,9 @@ async def _turn(request: web.Request, ws: web.WebSocketResponse, data: str,
         body = _create_body(data)
         parent = body.get("previous_response_id")
         create = validate_create_request({**body, "stream": True})
+        health = request.app.get(store_health_key)
+        if create.store and health is not None:
+            await health.require()
         generation = await prepare_generation(request.app, create, local=local)
         failed = False
         async for batch in generation.events():
@@ -68,12 +75,14 @@ async def _turn(request: web.Request, ws: web.WebSocketResponse, data: str,
         if parent:
             local.pop(parent, None)
         await _send_error(ws, exc)
-    except Exception:  # the connection stays usable for the next turn
-        logger.exception("websocket turn failed")
+    except Exception as exc:  # the connection stays usable for the next turn
         if parent:
             local.pop(parent, None)
+        outage = outage_of(request.app, exc)
+        if outage is None:
+            logger.exception("websocket turn failed")
         if not ws.closed:
-            await _send_error(ws, GatewayError("The gateway hit an internal error."))
+            await _send_error(ws, outage or GatewayError("The gateway hit an internal error."))
 
 
 def _create_body(data: str) -> dict[str, Any]:
@@ -84,6 +93,7 @@ def _create_body(data: str) -> dict[str, Any]:
     if not isinstance(message, dict) or message.get("type") != "response.create":
         raise InvalidRequest("Expected a {\"type\": \"response.create\", ...} message.",
                              param="type", code="invalid_value")
+    check_depth(message)
     for key in _HTTP_ONLY_FIELDS:
         if key in message:
             raise InvalidRequest(f"'{key}' is not used in WebSocket mode.", param=key,

@@ -222,7 +222,7 @@ BAD_INPUTS = [
                  "input[0].role", id="unknown-role"),
     pytest.param({"model": "mock-echo", "input": "hi", "tools": "all"}, "tools",
                  id="tools-not-an-array"),
-    pytest.param({"model": "mock-echo", "input": "hi", "tools": [{"name": "f"}]}, "tools[0]",
+    pytest.param({"model": "mock-echo", "input": "hi", "tools": [{"name": "f"}]}, "tools[0].type",
                  id="tool-without-type"),
     pytest.param({"model": "mock-echo", "input": "hi", "top_p": [1]}, "top_p",
                  id="top-p-array"),

@@ -120,13 +120,13 @@ def test_empty_model_names_model() -> None:
         ("metadata", [], "metadata"),
         ("text", "json", "text"),
         ("text", {"format": "json"}, "text.format"),
-        ("text", {"format": {"name": "x"}}, "text.format"),
+        ("text", {"format": {"name": "x"}}, "text.format.type"),
         ("include", "reasoning.encrypted_content", "include"),
         ("input", 42, "input"),
         ("input", {"role": "user", "content": "hi"}, "input"),
         ("input", ["hi"], "input[0]"),
         ("tools", {"type": "function"}, "tools"),
-        ("tools", [{"name": "get_weather"}], "tools[0]"),
+        ("tools", [{"name": "get_weather"}], "tools[0].type"),
         ("tools", [{"type": "function", "name": "a"}, "b"], "tools[1]"),
         ("tool_choice", 3, "tool_choice"),
         ("stop", 5, "stop"),
@@ -141,8 +141,9 @@ def test_ill_typed_field_is_rejected_naming_it(field: str, value: Any, param: st
 
 def test_type_error_message_says_what_was_expected_and_got() -> None:
     error = rejection(b'{"model": "m", "temperature": "hot"}')
-    assert error.message == ("Invalid type for 'temperature': expected a number, "
-                             "but got string.")
+    # OpenAI's own wording (observed from the live API).
+    assert error.message == ("Invalid type for 'temperature': expected a decimal, "
+                             "but got a string instead.")
     assert error.code == "invalid_type"
 
 

@@ -5,11 +5,15 @@ GatewayError                 status, type, code, param, message; to_body() -> {"
 ├── AuthenticationFailed     401
 ├── NotFound                 404
 ├── MethodNotAllowed         405
+├── Forbidden                403: a browser request the gateway does not serve (Origin, Host)
+├── TooManyRequests          429 with Retry-After: a per-key concurrency limit
+├── StoreUnavailable         503: the response store cannot be reached
 └── UpstreamError
     ├── UpstreamStatus       provider 4xx/429 passed through; keeps retry_after
     ├── UpstreamKeyRejected  502 upstream_auth_failed: the provider's 401/403 (the gateway's key)
     ├── UpstreamUnavailable  502: refused, reset, provider 5xx
     ├── UpstreamTimeout      504: no answer in time
+    ├── UpstreamBusy         503: no upstream connection slot came free in time
     └── UpstreamProtocolError  502: malformed chunk or body
 """
 
@@ -19,6 +23,10 @@ from typing import Any
 
 __all__ = [
     "AuthenticationFailed",
+    "Forbidden",
+    "StoreUnavailable",
+    "TooManyRequests",
+    "UpstreamBusy",
     "UpstreamKeyRejected",
     "GatewayError",
     "InvalidRequest",
@@ -90,6 +98,35 @@ class MethodNotAllowed(GatewayError):
     default_code = "method_not_allowed"
 
 
+class Forbidden(GatewayError):
+    """A request the gateway refuses to serve from where it came (a browser's Origin, an
+    unknown Host, a body that is not JSON)."""
+
+    status = 403
+    type = "invalid_request_error"
+    default_code = "forbidden"
+
+
+class TooManyRequests(GatewayError):
+    """A per-key concurrency limit is reached; `retry_after` goes out as Retry-After."""
+
+    status = 429
+    type = "rate_limit_error"
+
+    def __init__(self, message: str, *, code: str, retry_after: str) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class StoreUnavailable(GatewayError):
+    """The response store (Redis, the SQLite file) cannot be reached or written."""
+
+    status = 503
+    type = "server_error"
+    default_code = "store_unavailable"
+    retry_after = "5"
+
+
 class UpstreamError(GatewayError):
     """Something went wrong between the gateway and the provider."""
 
@@ -138,6 +175,14 @@ class UpstreamTimeout(UpstreamError):
     status = 504
     type = "timeout_error"
     default_code = "upstream_timeout"
+
+
+class UpstreamBusy(UpstreamError):
+    """Every pooled upstream connection stayed busy for the whole pool timeout."""
+
+    status = 503
+    default_code = "upstream_pool_exhausted"
+    retry_after = "1"
 
 
 class UpstreamProtocolError(UpstreamError):

@@ -80,6 +80,9 @@ class ResponseStore(abc.ABC):
     """
 
     name = "abstract"
+    # The backend's exceptions that mean "cannot reach / write the store right now": shown to
+    # clients as 503 store_unavailable rather than as an internal error.
+    outage_errors: tuple[type[BaseException], ...] = ()
 
     def __init__(self, *, ttl: float = 30 * 86400, max_entries: int = 100_000) -> None:
         if ttl <= 0 or max_entries <= 0:
@@ -177,6 +180,9 @@ class ResponseStore(abc.ABC):
 
     async def close(self) -> None:
         """Release connections and files."""
+
+    async def ping(self) -> None:
+        """Raise one of `outage_errors` if the store cannot be used now."""
 
 
 def open_store(url: str, *, ttl: float = 30 * 86400,

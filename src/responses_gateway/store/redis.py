@@ -80,17 +80,27 @@ class RedisStore(ResponseStore):
         self.prefix = prefix
         self._index = f"{prefix}index"
         # No connection is made until the first command, inside the running event loop.
-        self._redis = aioredis.Redis.from_url(url, decode_responses=False)
+        # Bounded connect and reply times: a Redis that vanished from the network must turn
+        # into a clear 503, not a request hanging for minutes (XREAD blocks for at most 1 s).
+        self._redis = aioredis.Redis.from_url(url, decode_responses=False,
+                                              socket_connect_timeout=5, socket_timeout=30)
         self._append = self._redis.register_script(_APPEND)
         self._evict = self._redis.register_script(_EVICT)
         self._purge = self._redis.register_script(_PURGE)
         self._watch_error = WatchError
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        self.outage_errors = (RedisConnectionError, RedisTimeoutError)
 
     def _key(self, kind: str, ident: str) -> str:
         return f"{self.prefix}{kind}:{ident}"
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+    async def ping(self) -> None:
+        await self._redis.ping()
 
     # -- responses ----------------------------------------------------------------------
     async def put(self, record: StoredResponse) -> None:

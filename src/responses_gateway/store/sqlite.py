@@ -4,6 +4,7 @@ on one machine. Calls are short local disk operations made directly in the event
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -38,6 +39,8 @@ class SqliteStore(ResponseStore):
     """
 
     name = "sqlite"
+    # A full disk, a file made unreadable, a lock held past busy_timeout.
+    outage_errors = (sqlite3.OperationalError,)
 
     def __init__(self, path: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -49,7 +52,7 @@ class SqliteStore(ResponseStore):
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                _create_private(Path(self.path))
             # Autocommit; multi-statement writes take the write lock up front (_write).
             conn = sqlite3.connect(self.path, isolation_level=None)
             try:
@@ -70,6 +73,9 @@ class SqliteStore(ResponseStore):
         conn = self._db()
         with _transaction(conn):
             yield conn
+
+    async def ping(self) -> None:
+        self._db().execute("SELECT 1 FROM responses LIMIT 1").fetchall()
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -183,6 +189,18 @@ class SqliteStore(ResponseStore):
             # Events logged for a response deleted while it ran.
             db.execute("DELETE FROM events WHERE response_id NOT IN (SELECT id FROM responses)")
         return removed
+
+
+def _create_private(path: Path) -> None:
+    """The directory (0700) and the database file (0600), made before SQLite opens it:
+    SQLite creates files with the umask's mode (often world-readable 0644) and gives its
+    -wal and -shm files the database file's mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 @contextlib.contextmanager
