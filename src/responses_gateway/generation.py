@@ -314,7 +314,7 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     else:
         history, conversation, _ = await _load_history(create, store)
     seal = app[seal_key]
-    lessons = app[lessons_key]
+    lessons = app.get(lessons_key) or Lessons()  # an app made by hand may have none
     # Reasoning is only replayed to the same kind of provider at the same host: another
     # provider would reject it, or be misled by it.
     provider_tag = f"{upstream.profile.name}@{urlsplit(upstream.base_url).hostname}"
