@@ -26,6 +26,7 @@ from .config import Upstream
 from .leases import lease_expired, mark_dead
 from .lessons import Lessons
 from .protocol.errors import (
+    GatewayError,
     InvalidRequest,
     NotFound,
     UpstreamError,
@@ -79,6 +80,7 @@ class Generation:
     # the one retry after a refusal that named a field.
     retranslate: Callable[[], ChatRequest] | None = None
     retried: bool = False
+    persisted: bool = False  # the final record is stored (or storing is off)
 
     @property
     def response_id(self) -> str:
@@ -193,6 +195,27 @@ class Generation:
             log_store_failure(self.store, self.response_id, exc)
         return self.machine.snapshot()
 
+    async def interrupt(self, error: GatewayError | None) -> list[Event]:
+        """End the response before its provider did, after `events()` was closed, and store
+        it with what was produced: `failed` with `error` (the gateway is stopping, or the
+        provider refused after the client was already sent keep-alives), or `incomplete`
+        for None (the client left). Returns the terminal events."""
+        if self.machine.phase is Phase.DONE:  # it finished first (it was storing its end)
+            tail = self.tail or []
+        else:
+            tail = self.machine.fail(error or GatewayError("The client left."),
+                                     status="failed" if error is not None else "incomplete")
+            self.tail = tail
+            if error is not None:
+                observe.note_error(error)
+            observe.note_result(self.machine.snapshot())
+        if not self.persisted:
+            try:
+                await self.persist()
+            except Exception:
+                logger.exception("storing %s failed", self.response_id)
+        return tail
+
     def _feed(self, chunk: dict[str, Any]) -> list[Event]:
         try:
             return self.machine.feed(chunk)
@@ -247,6 +270,7 @@ class Generation:
         assert self.store is not None
         async with self.write_lock:
             await self._persist(self.store)
+        self.persisted = True
 
     async def _persist(self, store: ResponseStore) -> None:
         if self.create.background:
@@ -266,11 +290,13 @@ class Generation:
 
 async def prepare_generation(app: web.Application, create: CreateRequest, *,
                              stream_upstream: bool | None = None,
-                             local: dict[str, StoredResponse] | None = None) -> Generation:
+                             local: dict[str, StoredResponse] | None = None,
+                             raw_reasoning: str | None = None) -> Generation:
     """Load history, pick the upstream and translate; raises InvalidRequest / NotFound.
 
     `local` holds responses known only to one WebSocket connection (`store: false` turns),
-    which `previous_response_id` may continue there.
+    which `previous_response_id` may continue there. `raw_reasoning` names the raw reasoning
+    text events the client asked for (protocol/reasoning_events.py).
     """
     settings = app[settings_key]
     store = app.get(store_key)
@@ -288,7 +314,7 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     else:
         history, conversation, _ = await _load_history(create, store)
     seal = app[seal_key]
-    lessons = app[lessons_key]
+    lessons = app.get(lessons_key) or Lessons()  # an app made by hand may have none
     # Reasoning is only replayed to the same kind of provider at the same host: another
     # provider would reject it, or be misled by it.
     provider_tag = f"{upstream.profile.name}@{urlsplit(upstream.base_url).hostname}"
@@ -348,7 +374,8 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     machine = ResponseStream(response, tool_map=chat.tool_map, new_id=new_id,
                              seal_reasoning=seal_reasoning,
                              think_tags=upstream.profile.think_tags,
-                             keep_call_extras=upstream.profile.tool_call_extras)
+                             keep_call_extras=upstream.profile.tool_call_extras,
+                             raw_reasoning=raw_reasoning)
     client = UpstreamClient(app[session_key], upstream, settings.timeouts, app.get(slots_key))
     observe.note_route(create.model, upstream.name, stream=create.stream,
                        response_id=machine.response_id)

@@ -67,6 +67,8 @@ MODELS = (
     "mock-refuse-in-200",   # HTTP 200 whose only frame (or JSON body) is a rate-limit error
     "mock-drop-midstream",  # two content chunks, then the connection is cut (non-stream: echo)
     "mock-slow",            # 0.2 s between chunks, and before a non-streamed answer
+    "mock-stall",           # the role chunk and two content chunks, then silence (an hour)
+    "mock-stall-start",     # response headers, then silence before any chunk (an hour)
     "mock-no-finish",       # echo without any finish_reason (as Kimi sometimes does)
     "mock-json",            # JSON satisfying response_format's schema, else {"answer":"ok"}
 )
@@ -113,7 +115,13 @@ class _Reply:
     done: bool = True  # whether a stream ends with `data: [DONE]`
     think_inline: bool = False  # reasoning is `<think>...</think>` in content (think-tags)
     quirks: frozenset[str] = frozenset()  # how the provider shapes its answer (mock_rules)
+    stall: int | None = None  # go silent after this many frames (a provider thinking)
 
+
+# Frames sent before going silent; the silence outlasts any test and ends when the client
+# (the gateway) closes the connection or the mock stops.
+_STALLS = MappingProxyType({"mock-stall": 3, "mock-stall-start": 0})
+_STALL_SECONDS = 3600.0
 
 # What some providers (DashScope, gateways in front of others) send with a 200 status.
 _REFUSAL_IN_200 = {"error": {"message": "mock quota exhausted", "type": "rate_limit_exceeded",
@@ -272,6 +280,7 @@ def _answer(body: dict[str, Any], quirks: frozenset[str], *, thinking: bool) -> 
         tool_calls=calls,
         finish=None if model == "mock-no-finish" else "tool_calls" if calls else "stop",
         delay=0.2 if model == "mock-slow" else 0.0,
+        stall=_STALLS.get(model),
     )
 
 
@@ -423,7 +432,8 @@ def _frames(body: dict[str, Any], reply: _Reply, completion_id: str) -> list[dic
     choices: list[tuple[dict[str, Any], str | None]] = [(delta, None) for delta in _deltas(reply)]
     if reply.finish is not None:
         choices.append(({}, reply.finish))
-    frames = [{**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    frames = [{**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
+                                    **_logprobs(body, [delta.get("content") or ""])}]}
               for delta, finish in choices]
     if include_usage:
         frames.append({**base, "choices": [], "usage": _usage(body["messages"], reply)})
@@ -446,6 +456,8 @@ async def _stream(request: web.Request, reply: _Reply,
     await response.prepare(request)
     try:
         for n, frame in enumerate(frames):
+            if n == reply.stall:
+                await _stall(request)
             if reply.delay and n:
                 await asyncio.sleep(reply.delay)
             await response.write(b"data: " + orjson.dumps(frame) + b"\n\n")
@@ -462,6 +474,34 @@ async def _stream(request: web.Request, reply: _Reply,
     return response
 
 
+async def _stall(request: web.Request) -> None:
+    """Stay silent until the client closes the connection (or for _STALL_SECONDS)."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + _STALL_SECONDS
+    while loop.time() < until:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(0.05)
+
+
+def _logprobs(body: dict[str, Any], tokens: list[str]) -> dict[str, Any]:
+    """`{"logprobs": ...}` for a choice whose content is `tokens`, when the request asked
+    (`logprobs: true`, `top_logprobs` alternatives each); else nothing."""
+    if body.get("logprobs") is not True or not any(tokens):
+        return {}
+    top = body.get("top_logprobs") or 0
+
+    def entry(token: str, rank: int) -> dict[str, Any]:
+        return {"token": token, "logprob": -0.5 * rank - 0.01 * len(token),
+                "bytes": list(token.encode())}
+
+    return {"logprobs": {"content": [
+        {**entry(t, 0), "top_logprobs": [entry(t if r == 0 else f"{t.strip()}~{r}", r)
+                                         for r in range(top)]}
+        for t in tokens if t], "refusal": None}}
+
+
 def _completion(body: dict[str, Any], reply: _Reply, completion_id: str) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.content,
                                "refusal": reply.refusal}
@@ -472,7 +512,7 @@ def _completion(body: dict[str, Any], reply: _Reply, completion_id: str) -> dict
                                   "function": {"name": name, "arguments": arguments}}
                                  for call_id, name, arguments in reply.tool_calls]
     choice = {"index": 0, "message": shape_message(message, reply.quirks), "logprobs": None,
-              "finish_reason": reply.finish}
+              "finish_reason": reply.finish, **_logprobs(body, _pieces(reply.content or ""))}
     return {"id": completion_id, "object": "chat.completion", "created": CREATED,
             "model": body["model"], "choices": [choice], "usage": _usage(body["messages"], reply)}
 
@@ -523,6 +563,8 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     completion_id = f"chatcmpl-mock-{next(counter)}"
     if body.get("stream"):
         return await _stream(request, reply, _frames(body, reply, completion_id))
+    if reply.stall is not None:
+        await _stall(request)
     await asyncio.sleep(reply.delay)
     if reply.cut == "refuse":
         return _json(_REFUSAL_IN_200)

@@ -55,7 +55,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({profile.name: profile for pr
             reasoning_field=None),
     # reasoning_format "raw" (Qwen's default there) leaves `<think>` in the content.
     Profile(name="groq", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS,
-            think_tags=True),
+            think_tags=True, logprobs=False),
     # `reasoning` out on most models; Kimi and GLM served there want it back.
     Profile(name="together", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS,
             reasoning_replay=True, reasoning_field=None),
@@ -64,7 +64,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({profile.name: profile for pr
     # 422 for any field outside its schema; tool ids [A-Za-z0-9]{9}; no user after tool.
     Profile(name="mistral", stream_options=False, user_field=False,
             reasoning_knob="reasoning_effort", effort_map=_FOUR_EFFORTS,
-            tool_id_format="alnum9", assistant_after_tool=True),
+            tool_id_format="alnum9", assistant_after_tool=True, logprobs=False),
     Profile(name="gemini", user_field=False, strip_schema_keys=_NO_SCHEMA_KEY,
             reasoning_knob="reasoning_effort", effort_map={"xhigh": "high", "max": "high"},
             tool_call_extras=True, missing_call_extra={"google": {
