@@ -12,15 +12,16 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-import os
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import orjson
 from aiohttp import web
 
+from .accounting import accounting_key
 from .metrics import Metrics
 
 __all__ = ["JsonFormatter", "RequestLog", "add_request_id", "current",
@@ -36,6 +37,10 @@ _current: contextvars.ContextVar[RequestLog | None] = contextvars.ContextVar(
     "responses_gateway_request", default=None)
 # A client's X-Request-Id is kept when it is this simple; otherwise the gateway makes one.
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
+# The ids the gateway makes: `req_` and a version-4 UUID's 32 hex digits. The provider gets
+# the hex digits alone, a UUID: llama-cpp-python's server answers 400 (with no body) to an
+# X-Request-Id that is not one.
+_MADE_ID = re.compile(r"req_([0-9a-f]{32})")
 _UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\"\\]")
 _BODY_LOG_LIMIT = 8192  # characters of a body or output kept with --log-bodies
 # Exception class name -> the `error_class` label of the upstream error counter.
@@ -68,6 +73,7 @@ class RequestLog:
     keep_bodies: bool = False
     body: str | None = None
     output: Any = None
+    accounting: Any = None  # accounting.Accounting, when the app has one
 
 
 def current() -> RequestLog | None:
@@ -77,7 +83,10 @@ def current() -> RequestLog | None:
 def request_id_header() -> dict[str, str]:
     """The header that carries the current request id to the provider ({} outside one)."""
     log = _current.get()
-    return {"X-Request-Id": log.request_id} if log is not None else {}
+    if log is None:
+        return {}
+    made = _MADE_ID.fullmatch(log.request_id)
+    return {"X-Request-Id": made.group(1) if made else log.request_id}
 
 
 def note_route(model: str, upstream: str, *, stream: bool, response_id: str) -> None:
@@ -110,6 +119,8 @@ def note_result(response: dict[str, Any]) -> None:
     if not isinstance(usage, dict):
         return
     log.usage = usage
+    if log.accounting is not None:
+        log.accounting.count_tokens(key=log.key, model=log.model, usage=usage)
     if log.metrics is not None:
         log.metrics.count_tokens(usage, model=log.model, upstream=log.upstream, key=log.key)
 
@@ -132,12 +143,13 @@ def make_observe_middleware(metrics: Metrics | None, *, log_bodies: bool = False
     @web.middleware
     async def observe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get("X-Request-Id", "")
-        rid = incoming if _CLIENT_ID.fullmatch(incoming) else f"req_{os.urandom(12).hex()}"
+        rid = incoming if _CLIENT_ID.fullmatch(incoming) else f"req_{uuid.uuid4().hex}"
         resource = request.match_info.route.resource
         log = RequestLog(request_id=rid, method=request.method, path=request.path,
                          route=resource.canonical if resource is not None else "unmatched",
                          started=time.perf_counter(), metrics=metrics, keep_bodies=log_bodies)
         request["rg.log"] = log
+        log.accounting = request.app.get(accounting_key)
         if log_bodies and request.body_exists:
             # Read (and cached for the handler) within the app's body size limit.
             with contextlib.suppress(Exception):
@@ -156,6 +168,10 @@ def make_observe_middleware(metrics: Metrics | None, *, log_bodies: bool = False
             _current.reset(token)
             log.key = request.get("rg.key_name", log.key)
             _finish(log, metrics)
+            if log.accounting is not None:
+                log.accounting.count_request(key=log.key, model=log.model, route=log.route,
+                                             status=log.status, request_id=log.request_id,
+                                             error=log.error_code)
 
     return observe_middleware
 
