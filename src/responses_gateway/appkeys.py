@@ -7,7 +7,9 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
+from .accounting import accounting_key  # defined there: observe.py needs it too
 from .config import Settings
+from .keys import KeyRing
 from .lessons import Lessons
 from .metrics import Metrics
 from .protocol.errors import InvalidRequest
@@ -16,8 +18,9 @@ from .store import ResponseStore
 from .translate.reasoning import ReasoningSeal
 from .upstream import PoolSlots
 
-__all__ = ["lessons_key", "metrics_key", "require_store", "runs_key", "seal_key", "session_key",
-           "settings_key", "shutdown_key", "slots_key", "store_key"]
+__all__ = ["accounting_key", "keyring_key", "lessons_key", "metrics_key", "require_store",
+           "runs_key", "seal_key", "session_key", "settings_key", "shutdown_key", "slots_key",
+           "store_key"]
 
 settings_key = web.AppKey("responses_gateway.settings", Settings)
 session_key = web.AppKey("responses_gateway.session", aiohttp.ClientSession)
@@ -29,6 +32,8 @@ seal_key = web.AppKey("responses_gateway.seal", ReasoningSeal)
 lessons_key = web.AppKey("responses_gateway.lessons", Lessons)
 # Absent when metrics are off (`--metrics off`).
 metrics_key = web.AppKey("responses_gateway.metrics", Metrics)
+# The client keys in force (re-read on SIGHUP when a keys file is used).
+keyring_key = web.AppKey("responses_gateway.keyring", KeyRing)
 # Background runs of this process, by response id; cancelled and awaited at shutdown.
 runs_key = web.AppKey("responses_gateway.runs", dict[str, asyncio.Task[None]])
 # What SIGTERM does to streams and runs in flight (shutdown.py).

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from .keys import ClientKey
 from .providers import Profile, detect_profile, get_profile
 
 __all__ = [
@@ -174,6 +175,13 @@ class Settings:
     shutdown_timeout: float = 10.0
     # Key that seals reasoning into `encrypted_content` (32 bytes; see translate/reasoning).
     reasoning_key: bytes = field(default=b"", repr=False)
+    # Named client keys (flags, environment) and those of the keys file at start; the key
+    # ring on the app holds the keys in force (the file's are re-read on SIGHUP).
+    client_keys: tuple[ClientKey, ...] = field(default=(), repr=False)
+    file_keys: tuple[ClientKey, ...] = field(default=(), repr=False)
+    keys_file: str | None = None
+    # Key for GET /v1/usage and the /ui status page.
+    admin_key: str | None = field(default=None, repr=False)
     # Prometheus metrics at GET /metrics; a token protects them instead of the client keys.
     metrics: bool = True
     metrics_token: str | None = field(default=None, repr=False)

@@ -21,8 +21,17 @@ from aiohttp import web
 
 from . import observe
 from . import lessons as taught
-from .appkeys import lessons_key, seal_key, session_key, settings_key, slots_key, store_key
+from .appkeys import (
+    accounting_key,
+    lessons_key,
+    seal_key,
+    session_key,
+    settings_key,
+    slots_key,
+    store_key,
+)
 from .config import Upstream
+from .keys import current_key, require_model
 from .leases import lease_expired, mark_dead
 from .lessons import Lessons
 from .protocol.errors import (
@@ -299,6 +308,10 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     text events the client asked for (protocol/reasoning_events.py).
     """
     settings = app[settings_key]
+    require_model(create.model)  # the key's model limits and budget, before anything else
+    accounting = app.get(accounting_key)
+    if accounting is not None:
+        await accounting.check_budget(current_key())
     store = app.get(store_key)
     previous_id = create.body.get("previous_response_id")
     local_record = local.get(previous_id) if local is not None and previous_id else None

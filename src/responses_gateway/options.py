@@ -153,8 +153,15 @@ OPTIONS: tuple[Option, ...] = (
     # -- security --------------------------------------------------------------------
     _opt("--api-key", dest="api_keys", group="security", env="API_KEYS", kind="list",
          metavar="KEY", secret=True, default_text="none: any client key is accepted",
-         help="a key clients must send as `Authorization: Bearer KEY` or an `api-key` header "
-              "(repeatable; the variable is comma-separated)"),
+         help="a key clients must send as `Authorization: Bearer KEY` or an `api-key` header; "
+              "`NAME=KEY` names it for logs, metrics and usage (repeatable; the variable is "
+              "comma-separated)"),
+    _opt("--keys-file", dest="keys_file", group="security", env="KEYS_FILE", metavar="FILE",
+         help="TOML file of [[keys]] (name, key or key_env, models, daily_tokens), mode 0600; "
+              "read again on SIGHUP"),
+    _opt("--admin-key", dest="admin_key", group="security", env="ADMIN_KEY", metavar="KEY",
+         secret=True, default_text="none: /v1/usage and /ui are off",
+         help="the key for GET /v1/usage and the /ui status page; prefer the variable"),
     _opt("--reasoning-key", dest="reasoning_key", group="security", env="REASONING_KEY",
          metavar="SECRET", secret=True,
          default_text="a random key, made once and kept in `<data dir>/reasoning.key`",

@@ -12,6 +12,7 @@ from .appkeys import session_key, settings_key, slots_key, store_key
 from .admission import claim_stream, keep_for_background
 from .background import start_background
 from .generation import prepare_generation
+from .keys import current_key
 from .protocol.errors import UpstreamError
 from .protocol.reasoning_events import raw_reasoning_events
 from .protocol.requests import parse_create_request
@@ -91,6 +92,9 @@ async def list_models(request: web.Request) -> web.Response:
                 seen.add(alias)
                 data.append({"id": alias, "object": "model", "created": 0,
                              "owned_by": upstream.name})
+    key = current_key()
+    if key is not None and key.models:  # only what this key may use
+        data = [model for model in data if key.allows(str(model.get("id")))]
     return json_response({"object": "list", "data": data})
 
 
