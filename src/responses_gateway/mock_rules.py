@@ -62,7 +62,7 @@ PRESETS: Mapping[str, frozenset[str]] = MappingProxyType({name: frozenset(quirks
     "vllm": ("no-developer", "reasoning-field", "verify-reasoning"),
     "ollama": ("think-tags", "no-developer", "no-schema-key", "no-reasoning-replay"),
     "openrouter": ("no-developer", "reasoning-field", "reasoning-details",
-                   "verify-reasoning-details", "openrouter-reasoning"),
+                   "openrouter-reasoning"),
     "groq": ("no-developer", "reasoning-field", "groq-fields"),
     "together": ("no-developer", "reasoning-field", "verify-reasoning"),
     "fireworks": ("no-developer",),
