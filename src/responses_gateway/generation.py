@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 from urllib.parse import urlsplit
 
+import orjson
 from aiohttp import web
 
 from . import observe
@@ -29,6 +30,7 @@ from .appkeys import (
     settings_key,
     slots_key,
     store_key,
+    too_large,
 )
 from .config import Upstream
 from .keys import current_key, require_model
@@ -43,7 +45,8 @@ from .protocol.errors import (
     UpstreamStatus,
 )
 from .protocol.requests import CreateRequest
-from .store import Conversation, ResponseStore, StoredResponse
+from .references import resolve_references
+from .store import DEFAULT_OWNER, Conversation, RecordTooLarge, ResponseStore, StoredResponse
 from .storehealth import log_store_failure
 from .translate.history import to_assistant_message, with_item_ids
 from .translate.compaction import open_compaction
@@ -76,6 +79,7 @@ class Generation:
     store: ResponseStore | None
     lessons: Lessons
     model: str  # the model name upstream
+    owner: str = DEFAULT_OWNER  # whose response this is (tenancy.owner_of)
     conversation: Conversation | None = None
     # Serialises writes of this response: a progress checkpoint must never land after the
     # final record.
@@ -263,6 +267,7 @@ class Generation:
             upstream=self.upstream.name,
             lease_until=lease_until,
             expires_at=self.store.expiry() if self.store is not None else 0.0,
+            owner=self.owner,
         )
 
     async def checkpoint(self, *, lease_until: float) -> None:
@@ -278,7 +283,11 @@ class Generation:
             return
         assert self.store is not None
         async with self.write_lock:
-            await self._persist(self.store)
+            try:
+                await self._persist(self.store)
+            except RecordTooLarge as exc:  # the output made it too large: the client has it
+                logger.warning("%s was not stored: %s (--store-max-response-bytes)",
+                               self.response_id, exc)
         self.persisted = True
 
     async def _persist(self, store: ResponseStore) -> None:
@@ -297,15 +306,19 @@ class Generation:
                 [*record.input_items, *self.machine.snapshot()["output"]])
 
 
-async def prepare_generation(app: web.Application, create: CreateRequest, *,
+async def prepare_generation(app: web.Application, create: CreateRequest, *, owner: str,
+                             request_bytes: int | None = None,
                              stream_upstream: bool | None = None,
                              local: dict[str, StoredResponse] | None = None,
                              raw_reasoning: str | None = None) -> Generation:
     """Load history, pick the upstream and translate; raises InvalidRequest / NotFound.
 
-    `local` holds responses known only to one WebSocket connection (`store: false` turns),
-    which `previous_response_id` may continue there. `raw_reasoning` names the raw reasoning
-    text events the client asked for (protocol/reasoning_events.py).
+    `owner` (tenancy.owner_of) is whose stored responses, conversations and items the
+    request may build on; another owner's are not found. `local` holds responses known only
+    to one WebSocket connection (`store: false` turns), which `previous_response_id` and
+    item references may use there. `request_bytes`, the size of the request as received,
+    spares measuring its input for the stored-size check. `raw_reasoning` names
+    the raw reasoning text events the client asked for (protocol/reasoning_events.py).
     """
     settings = app[settings_key]
     require_model(create.model)  # the key's model limits and budget, before anything else
@@ -323,9 +336,11 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
                        "gateway.", param="model", code="model_not_found")
     upstream, model = routed
     if local_record is not None:
-        history, conversation, _ = local_record.messages, None, create.input
+        history, conversation = local_record.messages, None
     else:
-        history, conversation, _ = await _load_history(create, store)
+        history, conversation = await _load_history(create, store, owner)
+    create = _with_input(create, await resolve_references(
+        store, create.input, owner=owner, storing=create.store, local=local))
     seal = app[seal_key]
     lessons = app.get(lessons_key) or Lessons()  # an app made by hand may have none
     # Reasoning is only replayed to the same kind of provider at the same host: another
@@ -392,9 +407,26 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     client = UpstreamClient(app[session_key], upstream, settings.timeouts, app.get(slots_key))
     observe.note_route(create.model, upstream.name, stream=create.stream,
                        response_id=machine.response_id)
-    return Generation(create=create, upstream=upstream, chat=chat, machine=machine,
-                      client=client, store=store, lessons=lessons, model=model,
-                      conversation=conversation, retranslate=translate)
+    generation = Generation(create=create, upstream=upstream, chat=chat, machine=machine,
+                            client=client, store=store, lessons=lessons, model=model, owner=owner,
+                            conversation=conversation, retranslate=translate)
+    if generation.persistent and store is not None:
+        _check_stored_size(generation, store, history, request_bytes)
+    return generation
+
+
+def _check_stored_size(generation: Generation, store: ResponseStore,
+                       history: list[dict[str, Any]], request_bytes: int | None) -> None:
+    """Refuse, before anything goes upstream, a response whose record would already be over
+    the per-record limit without its output. This turn's input is stored once
+    (store/dedup.py), so it counts once: as the request's size when known."""
+    turn = (len(orjson.dumps(generation.listed_input)) if request_bytes is None
+            else request_bytes)
+    size = turn + (len(orjson.dumps(history)) if history else 0)
+    if generation.conversation is not None:
+        size += len(orjson.dumps(generation.conversation.items))
+    if size > store.max_record_bytes:
+        raise too_large(size, store.max_record_bytes, "input")
 
 
 def _with_input(create: CreateRequest, items: list[dict[str, Any]]) -> CreateRequest:
@@ -423,14 +455,13 @@ def _check_stateful(create: CreateRequest, store: ResponseStore | None) -> None:
                              param="store", code="invalid_value")
 
 
-async def _load_history(create: CreateRequest, store: ResponseStore | None
-                        ) -> tuple[list[dict[str, Any]], Conversation | None,
-                                   list[dict[str, Any]]]:
+async def _load_history(create: CreateRequest, store: ResponseStore | None, owner: str
+                        ) -> tuple[list[dict[str, Any]], Conversation | None]:
     if store is None:
-        return [], None, create.input
+        return [], None
     previous_id = create.body.get("previous_response_id")
     if previous_id:
-        record = await store.get(previous_id)
+        record = await store.get_owned(previous_id, owner)
         if record is None:
             raise NotFound(f"Previous response with id '{previous_id}' not found.",
                            param="previous_response_id", code="previous_response_not_found")
@@ -439,16 +470,16 @@ async def _load_history(create: CreateRequest, store: ResponseStore | None
         if record.status in ("queued", "in_progress"):
             raise InvalidRequest(f"Previous response '{previous_id}' is still in progress.",
                                  param="previous_response_id", code="previous_response_pending")
-        return record.messages, None, create.input
+        return record.messages, None
     ref = create.body.get("conversation")
     conversation_id = ref.get("id") if isinstance(ref, dict) else ref
     if conversation_id:
         if not isinstance(conversation_id, str):
             raise InvalidRequest("'conversation' must be an id or {\"id\": ...}.",
                                  param="conversation", code="invalid_type")
-        conversation = await store.get_conversation(conversation_id)
+        conversation = await store.get_conversation_owned(conversation_id, owner)
         if conversation is None:
             raise NotFound(f"Conversation with id '{conversation_id}' not found.",
                            param="conversation", code="conversation_not_found")
-        return [], conversation, create.input
-    return [], None, create.input
+        return [], conversation
+    return [], None
