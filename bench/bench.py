@@ -201,8 +201,9 @@ async def run(args: argparse.Namespace, scratch: str) -> dict[str, Any]:
                         raise RuntimeError(peer.errors[0])
                     targets.append(peer)
                 except Exception as exc:  # a peer that does not work is a note, not a crash
-                    litellm_note = f"skipped: LiteLLM did not answer ({exc})"[:300]
                     _stop([peer])
+                    tail = peer.log.read_text(errors="replace").strip().splitlines()[-1:]
+                    litellm_note = f"skipped: LiteLLM did not answer ({exc}; {tail})"[:400]
         for target in [upstream, *targets[:2]]:
             await wait_ready(target.health, target.proc, 30)
         load_before = os.getloadavg()

@@ -8,6 +8,7 @@ started, the bench says so in its table instead of failing.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +19,12 @@ from load import Target, free_port, pinned
 
 VERSION = "1.106.12"
 DEFAULT_VENV = Path.home() / ".cache" / "responses-gateway" / "bench-litellm"
-# "hosted_vllm/" is an OpenAI-compatible chat provider without a native Responses API, so
+# "custom_openai/" is an OpenAI-compatible chat provider without a native Responses API, so
 # LiteLLM answers /v1/responses by translating to /chat/completions, as the gateway does.
 _CONFIG = """model_list:
   - model_name: bench
     litellm_params:
-      model: hosted_vllm/bench
+      model: custom_openai/bench
       api_base: {upstream}
       api_key: bench
 litellm_settings:
@@ -56,15 +57,19 @@ def start(venv: Path, upstream: str, scratch: str, cpu: int | None
     config = Path(scratch) / "litellm.yaml"
     config.write_text(_CONFIG.format(upstream=upstream))
     port = free_port()
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
+    log = Path(scratch) / "litellm.log"
+    key = "sk-bench-" + secrets.token_hex(16)  # it refuses to start without a master key
+    env = {**os.environ, "LITELLM_MASTER_KEY": key, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
            "LITELLM_TELEMETRY": "False", "NO_DOCS": "True"}
     proc = subprocess.Popen(
         pinned([str(venv / "bin" / "litellm"), "--config", str(config), "--host", "127.0.0.1",
                 "--port", str(port), "--num_workers", "1"], cpu),
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     body = {"model": "bench", "input": "Say hello.", "instructions": "Be brief.",
             "temperature": 0.2, "max_output_tokens": 64}
     target = Target("litellm", proc, f"http://127.0.0.1:{port}/v1/responses",
                     orjson.dumps(body), orjson.dumps({**body, "stream": True}))
+    target.headers["Authorization"] = f"Bearer {key}"
+    target.log = log  # type: ignore[attr-defined]
     target.health = f"http://127.0.0.1:{port}/health/liveliness"
     return target, None

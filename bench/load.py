@@ -85,6 +85,7 @@ class Target:
     stream_body: bytes
     slow_body: bytes = b""
     health: str = ""  # a GET that answers once the server is up
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
     errors: list[str] = field(default_factory=list)
 
 
@@ -105,8 +106,7 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) ->
 
 
 async def _one(session: aiohttp.ClientSession, target: Target, body: bytes) -> None:
-    async with session.post(target.url, data=body,
-                            headers={"Content-Type": "application/json"}) as response:
+    async with session.post(target.url, data=body, headers=target.headers) as response:
         payload = await response.read()
         if response.status != 200 or not payload:
             if len(target.errors) < 20:
