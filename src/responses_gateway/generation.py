@@ -201,11 +201,13 @@ class Generation:
 
 async def prepare_generation(app: web.Application, create: CreateRequest, *,
                              stream_upstream: bool | None = None,
-                             local: dict[str, StoredResponse] | None = None) -> Generation:
+                             local: dict[str, StoredResponse] | None = None,
+                             raw_reasoning: str | None = None) -> Generation:
     """Load history, pick the upstream and translate; raises InvalidRequest / NotFound.
 
     `local` holds responses known only to one WebSocket connection (`store: false` turns),
-    which `previous_response_id` may continue there.
+    which `previous_response_id` may continue there. `raw_reasoning` names the raw reasoning
+    text events the client asked for (protocol/reasoning_events.py).
     """
     settings = app[settings_key]
     store = app.get(store_key)
@@ -272,7 +274,8 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     machine = ResponseStream(response, tool_map=chat.tool_map, new_id=new_id,
                              seal_reasoning=seal_reasoning,
                              think_tags=upstream.profile.think_tags,
-                             keep_call_extras=upstream.profile.tool_call_extras)
+                             keep_call_extras=upstream.profile.tool_call_extras,
+                             raw_reasoning=raw_reasoning)
     client = UpstreamClient(app[session_key], upstream, settings.timeouts, app.get(slots_key))
     observe.note_route(create.model, upstream.name, stream=create.stream,
                        response_id=machine.response_id)

@@ -422,7 +422,8 @@ def _frames(body: dict[str, Any], reply: _Reply, completion_id: str) -> list[dic
     choices: list[tuple[dict[str, Any], str | None]] = [(delta, None) for delta in _deltas(reply)]
     if reply.finish is not None:
         choices.append(({}, reply.finish))
-    frames = [{**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    frames = [{**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
+                                    **_logprobs(body, [delta.get("content") or ""])}]}
               for delta, finish in choices]
     if include_usage:
         frames.append({**base, "choices": [], "usage": _usage(body["messages"], reply)})
@@ -459,6 +460,23 @@ async def _stream(request: web.Request, reply: _Reply,
     return response
 
 
+def _logprobs(body: dict[str, Any], tokens: list[str]) -> dict[str, Any]:
+    """`{"logprobs": ...}` for a choice whose content is `tokens`, when the request asked
+    (`logprobs: true`, `top_logprobs` alternatives each); else nothing."""
+    if body.get("logprobs") is not True or not any(tokens):
+        return {}
+    top = body.get("top_logprobs") or 0
+
+    def entry(token: str, rank: int) -> dict[str, Any]:
+        return {"token": token, "logprob": -0.5 * rank - 0.01 * len(token),
+                "bytes": list(token.encode())}
+
+    return {"logprobs": {"content": [
+        {**entry(t, 0), "top_logprobs": [entry(t if r == 0 else f"{t.strip()}~{r}", r)
+                                         for r in range(top)]}
+        for t in tokens if t], "refusal": None}}
+
+
 def _completion(body: dict[str, Any], reply: _Reply, completion_id: str) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.content,
                                "refusal": reply.refusal}
@@ -469,7 +487,7 @@ def _completion(body: dict[str, Any], reply: _Reply, completion_id: str) -> dict
                                   "function": {"name": name, "arguments": arguments}}
                                  for call_id, name, arguments in reply.tool_calls]
     choice = {"index": 0, "message": shape_message(message, reply.quirks), "logprobs": None,
-              "finish_reason": reply.finish}
+              "finish_reason": reply.finish, **_logprobs(body, _pieces(reply.content or ""))}
     return {"id": completion_id, "object": "chat.completion", "created": CREATED,
             "model": body["model"], "choices": [choice], "usage": _usage(body["messages"], reply)}
 

@@ -14,6 +14,7 @@ from .admission import claim_stream, keep_for_background
 from .background import start_background
 from .generation import Generation, prepare_generation
 from .protocol.errors import UpstreamError
+from .protocol.reasoning_events import raw_reasoning_events
 from .protocol.requests import parse_create_request
 from .protocol.sse import DONE_FRAME, encode_event
 from .rendering import SSE_HEADERS, json_response
@@ -29,11 +30,13 @@ logger = logging.getLogger(__name__)
 async def create_response(request: web.Request) -> web.StreamResponse:
     """POST /v1/responses: JSON or SSE (chosen by the body's `stream`), or a background run."""
     create = parse_create_request(await request.read())
+    raw_reasoning = raw_reasoning_events(request.headers)
     if create.stream:
         claim_stream(request)
     await _require_store(request, create.store or create.background)
     generation = await prepare_generation(request.app, create,
-                                          stream_upstream=True if create.background else None)
+                                          stream_upstream=True if create.background else None,
+                                          raw_reasoning=raw_reasoning)
     if create.background:
         release = keep_for_background(request)  # the run counts against the key's limit
         try:

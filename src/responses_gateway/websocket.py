@@ -19,6 +19,7 @@ from .admission import claim_stream
 from .generation import prepare_generation
 from .protocol.bodies import check_depth
 from .protocol.errors import GatewayError, InvalidRequest
+from .protocol.reasoning_events import raw_reasoning_events
 from .protocol.requests import validate_create_request
 from .store import StoredResponse
 from .storehealth import outage_of, store_health_key
@@ -58,10 +59,13 @@ async def _turn(request: web.Request, ws: web.WebSocketResponse, data: str,
         body = _create_body(data)
         parent = body.get("previous_response_id")
         create = validate_create_request({**body, "stream": True})
+        # Chosen once for the connection, on the upgrade request.
+        raw_reasoning = raw_reasoning_events(request.headers)
         health = request.app.get(store_health_key)
         if create.store and health is not None:
             await health.require()
-        generation = await prepare_generation(request.app, create, local=local)
+        generation = await prepare_generation(request.app, create, local=local,
+                                              raw_reasoning=raw_reasoning)
         failed = False
         async for batch in generation.events():
             for event in batch:

@@ -624,7 +624,7 @@ def test_think_tags_become_reasoning_streaming(stacks: dict[str, Stack], profile
     events = checked_stream(response, frames)
     added = [e["item"]["type"] for e in events if e["type"] == "response.output_item.added"]
     assert added == ["reasoning", "message"]
-    reasoning = "".join(e["delta"] for e in events if e["type"] == "response.reasoning_text.delta")
+    reasoning = "".join(e["delta"] for e in events if e["type"] == "response.reasoning_summary_text.delta")
     text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert reasoning == THOUGHT
     assert text == "You said: ponder"

@@ -201,15 +201,35 @@ def test_reasoning_item_is_closed_before_the_message_is_added() -> None:
     assert [e["output_index"] for e in added] == [0, 1]
 
 
-def test_reasoning_streams_summary_and_reasoning_text() -> None:
+def test_reasoning_streams_as_summary_events_both_client_families_know() -> None:
     result = run(CASES["reasoning_then_text"])
-    assert [e["delta"] for e in result.of("response.reasoning_text.delta")] == ["think", "ing"]
     assert [e["delta"] for e in result.of("response.reasoning_summary_text.delta")] == [
         "think", "ing"]
+    # Neither family's raw text events by default: each family's strict clients reject the
+    # other's name (protocol/reasoning_events.py).
+    assert not [t for t in result.types if t.startswith(("response.reasoning_text.",
+                                                         "response.reasoning."))]
+    (part_done,) = [e for e in result.of("response.content_part.done") if e["item_id"] == "rs_0"]
+    assert part_done["part"] == {"type": "reasoning_text", "text": "thinking"}
     assert result.snapshot["output"][0] == {
         "id": "rs_0", "type": "reasoning", "status": "completed",
         "summary": [{"type": "summary_text", "text": "thinking"}],
         "content": [{"type": "reasoning_text", "text": "thinking"}]}
+
+
+@pytest.mark.parametrize(("prefix", "validate"), [
+    ("response.reasoning_text", schema_check.sdk_validate_event),
+    ("response.reasoning", schema_check.open_responses_validate_event),
+])
+def test_raw_reasoning_events_carry_the_family_name_asked_for(
+        prefix: str, validate: Callable[[dict[str, Any]], None]) -> None:
+    result = run(CASES["reasoning_then_text"], raw_reasoning=prefix)
+    assert [e["delta"] for e in result.of(f"{prefix}.delta")] == ["think", "ing"]
+    (done,) = result.of(f"{prefix}.done")
+    assert done["text"] == "thinking" and done["content_index"] == 0
+    for event in result.events:
+        validate(event)
+    schema_check.check_event_sequence(result.events)
 
 
 def test_reasoning_field_of_vllm_is_read_too() -> None:

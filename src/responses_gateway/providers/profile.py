@@ -103,6 +103,9 @@ class Profile:
     # Always stream from the provider, also for non-streamed clients (DashScope refuses
     # non-streamed calls while thinking).
     stream_upstream: bool = False
+    # Whether `logprobs` / `top_logprobs` may be sent when the client asks for them (Groq
+    # answers 400 to both, Mistral 422): if not, the answer carries none.
+    logprobs: bool = True
 
     def __post_init__(self) -> None:
         if self.reasoning_knob is not None and self.reasoning_knob not in KNOBS:

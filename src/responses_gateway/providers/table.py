@@ -49,14 +49,15 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({profile.name: profile for pr
     Profile(name="ollama", strip_schema_keys=_NO_SCHEMA_KEY, reasoning_knob="reasoning_effort",
             think_tags=True, effort_map=_THREE_EFFORTS),
     Profile(name="openrouter", reasoning_knob="reasoning"),
-    Profile(name="groq", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS),
+    Profile(name="groq", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS,
+            logprobs=False),
     Profile(name="together", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS),
     Profile(name="fireworks", reasoning_knob="reasoning_effort", effort_map=_FOUR_EFFORTS,
             reasoning_replay=True),
     # 422 for any field outside its schema; tool ids [A-Za-z0-9]{9}; no user after tool.
     Profile(name="mistral", stream_options=False, user_field=False,
             reasoning_knob="reasoning_effort", effort_map=_FOUR_EFFORTS,
-            tool_id_format="alnum9", assistant_after_tool=True),
+            tool_id_format="alnum9", assistant_after_tool=True, logprobs=False),
     Profile(name="gemini", user_field=False, strip_schema_keys=_NO_SCHEMA_KEY,
             reasoning_knob="reasoning_effort", effort_map={"xhigh": "high", "max": "high"},
             tool_call_extras=True, missing_call_extra={"google": {

@@ -7,9 +7,19 @@ from typing import Any
 from ..protocol.errors import GatewayError
 from ..protocol.requests import CreateRequest
 
-__all__ = ["new_response", "response_error", "to_responses_usage"]
+__all__ = ["INCOMPLETE_REASONS", "TERMINAL_EVENT_TYPES", "new_response", "response_error",
+           "to_responses_usage"]
 
 _DEFAULT_TEXT = {"verbosity": "medium"}
+# A chat finish_reason that makes the response `incomplete` -> its incomplete_details.reason.
+INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
+# A response's final status -> the type of its terminal stream event.
+TERMINAL_EVENT_TYPES = {
+    "completed": "response.completed",
+    "incomplete": "response.incomplete",
+    "failed": "response.failed",
+    "cancelled": "response.failed",
+}
 
 
 def new_response(

@@ -19,9 +19,15 @@ from typing import Any, Callable, Protocol
 import orjson
 
 from ..protocol.errors import GatewayError
-from .response import response_error, to_responses_usage
+from .response import (
+    INCOMPLETE_REASONS,
+    TERMINAL_EVENT_TYPES,
+    response_error,
+    to_responses_usage,
+)
 from .think import ThinkSplitter
-from .tools import ToolMap, new_tool_call_item, unwrap_custom_input
+from .logprobs import chat_logprobs
+from .tools import ToolMap, complete_json, new_tool_call_item, unwrap_custom_input
 
 __all__ = ["Event", "IdFactory", "Phase", "ResponseStream", "StreamStateError"]
 
@@ -35,13 +41,6 @@ class ReasoningSealer(Protocol):
     def __call__(self, text: str, /, extras: dict[str, Any] | None = ...) -> str | None: ...
 
 
-_INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
-_TERMINAL_TYPES = {
-    "completed": "response.completed",
-    "incomplete": "response.incomplete",
-    "failed": "response.failed",
-    "cancelled": "response.failed",
-}
 
 
 class Phase(enum.Enum):
@@ -73,6 +72,7 @@ class ResponseStream:
         seal_reasoning: ReasoningSealer | None = None,
         think_tags: bool = False,
         keep_call_extras: bool = False,
+        raw_reasoning: str | None = None,
     ) -> None:
         self._response = response
         self._output: list[dict[str, Any]] = response["output"]
@@ -95,6 +95,11 @@ class ResponseStream:
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
         self._think = ThinkSplitter() if think_tags else None
+        self._chunk_logprobs: list[dict[str, Any]] = []  # the current chunk's, until used
+        self._part_logprobs: list[dict[str, Any]] = []  # those of the open output_text part
+        # Prefix of the raw reasoning text events, if the client wants them
+        # (protocol/reasoning_events.py): OpenAI and Open Responses name them differently.
+        self._raw_reasoning = raw_reasoning
         # Tool calls' `extra_content` (Gemini thought signatures) by call id: all of them, and
         # those not yet sealed into a reasoning item (the carrier stateless clients send back).
         self._keep_extras = keep_call_extras
@@ -146,6 +151,7 @@ class ResponseStream:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue  # n > 1 is not part of the Responses API; keep the first choice
             delta = choice.get("delta") or choice.get("message") or {}
+            self._chunk_logprobs = chat_logprobs(choice.get("logprobs"))
             self._consume_delta(delta)
             if choice.get("finish_reason"):
                 self._finish_reason = choice["finish_reason"]
@@ -164,7 +170,7 @@ class ResponseStream:
                 self._reasoning_delta(reasoning)
             if content:
                 self._text_delta("output_text", content)
-        reason = _INCOMPLETE_REASONS.get(self._finish_reason or "")
+        reason = INCOMPLETE_REASONS.get(self._finish_reason or "")
         self._close_item("incomplete" if reason else "completed")
         if self._unsealed_extras:
             self._opaque_reasoning()
@@ -252,8 +258,9 @@ class ResponseStream:
         index = len(self._output)
         self._emit("response.reasoning_summary_text.delta", item_id=item_id,
                    output_index=index, summary_index=0, delta=text)
-        self._emit("response.reasoning_text.delta", item_id=item_id, output_index=index,
-                   content_index=0, delta=text)
+        if self._raw_reasoning:
+            self._emit(f"{self._raw_reasoning}.delta", item_id=item_id, output_index=index,
+                       content_index=0, delta=text)
 
     def _text_delta(self, part_type: str, text: str) -> None:
         if self._phase is not Phase.MESSAGE:
@@ -268,9 +275,11 @@ class ResponseStream:
             self._open_part(part_type)
         self._text.append(text)
         if part_type == "output_text":
+            logprobs, self._chunk_logprobs = self._chunk_logprobs, []
+            self._part_logprobs += logprobs
             self._emit("response.output_text.delta", item_id=self._item["id"],
                        output_index=len(self._output), content_index=len(self._parts),
-                       delta=text, logprobs=[])
+                       delta=text, logprobs=logprobs)
         else:
             self._emit("response.refusal.delta", item_id=self._item["id"],
                        output_index=len(self._output), content_index=len(self._parts),
@@ -303,7 +312,7 @@ class ResponseStream:
             if key in self._waiting:
                 self._waiting[key][1].append(fragment)
                 return
-            if not _complete_json(self._text):
+            if not complete_json(self._text):
                 # Parallel calls streamed interleaved: this one waits (whole, not dropped)
                 # until the open call is complete, since items may not overlap.
                 self._waiting[key] = (call, [fragment])
@@ -367,9 +376,10 @@ class ResponseStream:
         index = len(self._output)
         content_index = len(self._parts)
         if self._part_type == "output_text":
-            part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+            logprobs, self._part_logprobs = self._part_logprobs, []
+            part = {"type": "output_text", "text": text, "annotations": [], "logprobs": logprobs}
             self._emit("response.output_text.done", item_id=item_id, output_index=index,
-                       content_index=content_index, text=text, logprobs=[])
+                       content_index=content_index, text=text, logprobs=list(logprobs))
         else:
             part = {"type": "refusal", "refusal": text}
             self._emit("response.refusal.done", item_id=item_id, output_index=index,
@@ -427,8 +437,9 @@ class ResponseStream:
         text = "".join(self._text)
         item_id = item["id"]
         index = len(self._output)
-        self._emit("response.reasoning_text.done", item_id=item_id, output_index=index,
-                   content_index=0, text=text)
+        if self._raw_reasoning:
+            self._emit(f"{self._raw_reasoning}.done", item_id=item_id, output_index=index,
+                       content_index=0, text=text)
         self._emit("response.content_part.done", item_id=item_id, output_index=index,
                    content_index=0, part={"type": "reasoning_text", "text": text})
         self._emit("response.reasoning_summary_text.done", item_id=item_id, output_index=index,
@@ -475,7 +486,7 @@ class ResponseStream:
 
     def _terminate(self, status: str, **fields: Any) -> None:
         self._response.update(status=status, **fields)
-        self._emit(_TERMINAL_TYPES[status], response=self._response)
+        self._emit(TERMINAL_EVENT_TYPES[status], response=self._response)
         self._phase = Phase.DONE
 
     def _emit(self, type: str, **fields: Any) -> None:
@@ -489,12 +500,3 @@ class ResponseStream:
         self._out = []
         return out
 
-
-def _complete_json(fragments: list[str]) -> bool:
-    """Whether a call's arguments so far form a whole JSON value (checked only when another
-    call starts, not per chunk)."""
-    try:
-        orjson.loads("".join(fragments))
-    except orjson.JSONDecodeError:
-        return False
-    return True

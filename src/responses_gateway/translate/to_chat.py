@@ -15,6 +15,7 @@ from ..protocol.requests import CreateRequest
 from ..providers import Profile
 from .fit import fit_messages, fit_tool_choice, reasoning_knob, schema_instruction
 from .items import CompactionExpander, ExtrasResolver, ReasoningResolver, to_chat_messages
+from .logprobs import logprobs_options
 from .tools import ToolMap, strip_schema_keys, to_chat_tools
 
 __all__ = ["ChatRequest", "to_chat_request"]
@@ -84,6 +85,7 @@ def to_chat_request(
         value = request.body.get(key)
         if value is not None:
             body[key] = value
+    logprobs_options(request, profile, body)
     limit = request.body.get("max_output_tokens")
     if limit is None:
         limit = request.body.get("max_tokens")

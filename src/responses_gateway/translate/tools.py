@@ -20,7 +20,8 @@ import orjson
 from ..protocol.errors import InvalidRequest
 from ..providers import Profile
 
-__all__ = ["ToolMap", "ToolRef", "ToolSet", "new_tool_call_item", "to_chat_tools", "unwrap_custom_input"]
+__all__ = ["ToolMap", "ToolRef", "ToolSet", "complete_json", "new_tool_call_item", "to_chat_tools",
+           "unwrap_custom_input"]
 
 NAMESPACE_SEPARATOR = "__"
 _MAX_NAME = 64
@@ -313,3 +314,13 @@ def unwrap_custom_input(raw: str) -> str:
             if isinstance(only, str):
                 return only
     return raw if not isinstance(value, str) else value
+
+
+def complete_json(fragments: list[str]) -> bool:
+    """Whether a call's arguments so far form a whole JSON value (the stream checks only when
+    another call starts, not per chunk)."""
+    try:
+        orjson.loads("".join(fragments))
+    except orjson.JSONDecodeError:
+        return False
+    return True

@@ -1,11 +1,14 @@
 // openai-node against the gateway: prints one JSON object on stdout, errors on stderr (exit 1).
 //   node stream_helper.mjs <base_url> stream-tools   tool loop: responses.stream(), finalResponse()
 //   node stream_helper.mjs <base_url> create         non-streaming responses.create()
+//   node stream_helper.mjs <base_url> stream-reasoning [X-Reasoning-Events value]
+//                                                    mock-think through responses.stream()
 // The key comes from OPENAI_API_KEY. Run by tests/e2e/clients/test_sdk_stream_helpers.py.
 import OpenAI from "openai";
 
-const [baseURL, mode] = process.argv.slice(2);
-const client = new OpenAI({ baseURL, maxRetries: 0, timeout: 30_000 });
+const [baseURL, mode, reasoningEvents] = process.argv.slice(2);
+const defaultHeaders = reasoningEvents ? { "X-Reasoning-Events": reasoningEvents } : {};
+const client = new OpenAI({ baseURL, maxRetries: 0, timeout: 30_000, defaultHeaders });
 const model = "mock-echo";
 const tools = [{
   type: "function",
@@ -66,7 +69,21 @@ async function create() {
   };
 }
 
-const modes = { "stream-tools": streamTools, create };
+async function streamReasoning() {
+  const stream = client.responses.stream({ model: "mock-think", input: "ponder" });
+  const events = [];
+  let summary = "";
+  let raw = "";
+  for await (const event of stream) {
+    events.push(event.type);
+    if (event.type === "response.reasoning_summary_text.delta") summary += event.delta;
+    if (event.type === "response.reasoning_text.delta") raw += event.delta;
+  }
+  const response = await stream.finalResponse();
+  return { events, summary, raw, output: response.output, output_text: response.output_text };
+}
+
+const modes = { "stream-tools": streamTools, create, "stream-reasoning": streamReasoning };
 if (!(mode in modes)) {
   console.error(`usage: node stream_helper.mjs <base_url> ${Object.keys(modes).join("|")}`);
   process.exit(2);

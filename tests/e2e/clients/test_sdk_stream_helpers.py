@@ -11,6 +11,7 @@ from typing import Any
 
 import openai
 import orjson
+import pytest
 from clients_support import CLIENTS_DIR, after_last_user, client_env, run_bounded
 from e2e_support import CLIENT_KEY, WEATHER_TOOL, MockLog, Server
 
@@ -18,10 +19,10 @@ NODE_TIMEOUT = 60.0
 QUESTION = {"role": "user", "content": "What is the weather in Paris? Call the tool."}
 
 
-def _run_node_script(node: str, gateway: Server, mode: str) -> dict[str, Any]:
+def _run_node_script(node: str, gateway: Server, mode: str, *args: str) -> dict[str, Any]:
     finished = run_bounded([node, str(CLIENTS_DIR / "stream_helper.mjs"), gateway.url + "/v1",
-                            mode], cwd=CLIENTS_DIR, env=client_env({"OPENAI_API_KEY": CLIENT_KEY}),
-                           timeout=NODE_TIMEOUT)
+                            mode, *args], cwd=CLIENTS_DIR,
+                           env=client_env({"OPENAI_API_KEY": CLIENT_KEY}), timeout=NODE_TIMEOUT)
     assert finished.returncode == 0, finished.describe()
     result = orjson.loads(finished.stdout)
     assert isinstance(result, dict), finished.describe()
@@ -93,3 +94,50 @@ def test_node_responses_create_answers(openai_node: str, gateway: Server,
     body = mock_log.last_body()
     assert not body.get("stream"), body
     assert body["messages"] == [{"role": "user", "content": "say hi"}]
+
+
+# -- reasoning events (issue 10 item 4) ---------------------------------------------------------
+
+THOUGHT = "Let me think about this."
+
+
+def test_python_stream_helper_shows_reasoning(client: openai.OpenAI) -> None:
+    with client.responses.stream(model="mock-think", input="ponder") as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+
+    # An OpenAI SDK gets OpenAI's raw reasoning events on top of the summary ones.
+    for kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+        assert "".join(e.delta for e in events if e.type == kind) == THOUGHT  # type: ignore[union-attr]
+    reasoning, message = final.output
+    assert reasoning.type == "reasoning" and message.type == "message"
+    assert [part.text for part in reasoning.summary] == [THOUGHT]
+    assert [part.text for part in reasoning.content or []] == [THOUGHT]
+    assert final.output_text == "You said: ponder"
+
+
+@pytest.mark.parametrize("reasoning_events", [None, "openai", "summary"])
+def test_node_stream_helper_shows_reasoning(openai_node: str, gateway: Server,
+                                            reasoning_events: str | None) -> None:
+    """openai-node's helper throws on an event type it does not know (such as Open Responses'
+    `response.reasoning.delta`); OpenAI's raw events it takes, and gets by default."""
+    result = _run_node_script(openai_node, gateway, "stream-reasoning",
+                              *([reasoning_events] if reasoning_events else []))
+
+    assert result["summary"] == THOUGHT
+    assert result["raw"] == ("" if reasoning_events == "summary" else THOUGHT)
+    reasoning, message = result["output"]
+    assert reasoning["summary"] == [{"type": "summary_text", "text": THOUGHT}]
+    assert reasoning["content"] == [{"type": "reasoning_text", "text": THOUGHT}]
+    assert message["type"] == "message" and result["output_text"] == "You said: ponder"
+
+
+def test_node_stream_helper_rejects_open_responses_reasoning_names(openai_node: str,
+                                                                   gateway: Server) -> None:
+    """Why the default sends neither raw name: openai-node cannot take the spec's."""
+    finished = run_bounded([openai_node, str(CLIENTS_DIR / "stream_helper.mjs"),
+                            gateway.url + "/v1", "stream-reasoning", "open-responses"],
+                           cwd=CLIENTS_DIR, env=client_env({"OPENAI_API_KEY": CLIENT_KEY}),
+                           timeout=NODE_TIMEOUT)
+    assert finished.returncode == 1, finished.describe()
+    assert "Unhandled response stream event" in finished.stderr, finished.describe()
