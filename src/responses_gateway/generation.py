@@ -21,6 +21,7 @@ from aiohttp import web
 from . import observe
 from .appkeys import seal_key, session_key, settings_key, slots_key, store_key
 from .config import Upstream
+from .ids import new_id
 from .leases import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound, UpstreamError, UpstreamProtocolError
 from .protocol.requests import CreateRequest
@@ -37,10 +38,6 @@ from .upstream import UpstreamClient
 __all__ = ["Generation", "new_id", "prepare_generation"]
 
 logger = logging.getLogger(__name__)
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{os.urandom(12).hex()}"
 
 
 @dataclass(kw_only=True)  # no slots: listed_input is a cached_property

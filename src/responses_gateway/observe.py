@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any, Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from .ids import new_id
 from .metrics import Metrics
 
 __all__ = ["JsonFormatter", "RequestLog", "add_request_id", "current",
@@ -132,7 +132,7 @@ def make_observe_middleware(metrics: Metrics | None, *, log_bodies: bool = False
     @web.middleware
     async def observe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get("X-Request-Id", "")
-        rid = incoming if _CLIENT_ID.fullmatch(incoming) else f"req_{os.urandom(12).hex()}"
+        rid = incoming if _CLIENT_ID.fullmatch(incoming) else new_id("req")
         resource = request.match_info.route.resource
         log = RequestLog(request_id=rid, method=request.method, path=request.path,
                          route=resource.canonical if resource is not None else "unmatched",
