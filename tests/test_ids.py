@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 
-from responses_gateway.ids import ID_RANDOM_BITS, new_id, random_hex
+from responses_gateway.ids import ID_RANDOM_BITS, new_id
 
 
 def test_an_id_is_the_prefix_and_96_random_bits_in_hex() -> None:
@@ -19,8 +20,19 @@ def test_ids_stay_distinct_across_many_buffer_refills() -> None:
     assert all(len(i) == len("msg_") + 24 for i in ids)
 
 
-def test_a_request_larger_than_the_buffer_is_served_whole() -> None:
-    assert len(random_hex(10_000)) == 10_000
+def test_threads_never_share_an_id() -> None:
+    found: list[list[str]] = [[] for _ in range(4)]
+
+    def mint(out: list[str]) -> None:
+        out.extend(new_id("item") for _ in range(3000))
+
+    threads = [threading.Thread(target=mint, args=(out,)) for out in found]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [i for out in found for i in out]
+    assert len(set(every)) == len(every) == 12000
 
 
 def test_a_forked_worker_does_not_repeat_the_parents_ids() -> None:
