@@ -492,3 +492,21 @@ def test_command_logs_like_the_gateway_without_a_banner(tmp_path: Path) -> None:
     assert "Running on" not in log.read_text() and "CTRL+C" not in log.read_text(), lines
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO responses_gateway\.mock_provider: "
                     rf"mock provider listening on http://127\.0\.0\.1:{port}/v1", lines[0]), lines
+
+
+def test_stall_models_go_silent_until_the_client_closes() -> None:
+    async def scenario(session: aiohttp.ClientSession) -> None:
+        body = chat("a b c d", model="mock-stall", stream=True)
+        async with session.post("/v1/chat/completions", json=body) as response:
+            assert response.status == 200
+            received = b""
+            while received.count(b"data: ") < 3:
+                received += await asyncio.wait_for(response.content.readany(), 5)
+            with pytest.raises(asyncio.TimeoutError):  # then nothing, not even [DONE]
+                await asyncio.wait_for(response.content.readany(), 0.5)
+            assert received.count(b"data: ") == 3
+        # Not streamed: no answer at all while the client waits.
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(post(session, chat("x", model="mock-stall-start")), 0.5)
+
+    serve(scenario)

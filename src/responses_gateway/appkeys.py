@@ -10,12 +10,13 @@ from aiohttp import web
 from .config import Settings
 from .metrics import Metrics
 from .protocol.errors import InvalidRequest
+from .shutdown import Shutdown
 from .store import ResponseStore
 from .translate.reasoning import ReasoningSeal
 from .upstream import PoolSlots
 
 __all__ = ["metrics_key", "require_store", "runs_key", "seal_key", "session_key", "settings_key",
-           "slots_key", "store_key"]
+           "shutdown_key", "slots_key", "store_key"]
 
 settings_key = web.AppKey("responses_gateway.settings", Settings)
 session_key = web.AppKey("responses_gateway.session", aiohttp.ClientSession)
@@ -27,6 +28,8 @@ seal_key = web.AppKey("responses_gateway.seal", ReasoningSeal)
 metrics_key = web.AppKey("responses_gateway.metrics", Metrics)
 # Background runs of this process, by response id; cancelled and awaited at shutdown.
 runs_key = web.AppKey("responses_gateway.runs", dict[str, asyncio.Task[None]])
+# What SIGTERM does to streams and runs in flight (shutdown.py).
+shutdown_key = web.AppKey("responses_gateway.shutdown", Shutdown)
 
 
 def require_store(app: web.Application, feature: str) -> ResponseStore:

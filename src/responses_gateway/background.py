@@ -1,6 +1,7 @@
 """Background responses: runs that outlive their request, can be polled, resumed, cancelled.
 
-Each run is a tracked task of this process (`runs_key`), cancelled and awaited at shutdown.
+Each run is a tracked task of this process (`runs_key`). At shutdown it may finish until the
+deadline (shutdown.py), then it is cancelled and settles as failed (`server_shutting_down`).
 Events go to the store's event log, so any replica can replay or follow them. A watcher
 refreshes the run's lease (so a crashed run is recognised as dead rather than shown as
 `in_progress` forever) and turns a cancel request, possibly made on another replica, into
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from .appkeys import runs_key, settings_key
 from .generation import Generation
-from .protocol.errors import GatewayError, UpstreamError
+from .protocol.errors import GatewayError, ServerShuttingDown, UpstreamError
 from .store import ResponseStore, StoredResponse
 from .translate.stream import Event, Phase
 
@@ -62,10 +63,16 @@ async def _run(generation: Generation, store: ResponseStore, lease: float) -> No
     runner = asyncio.current_task()
     assert runner is not None
     watcher = asyncio.create_task(_watch(generation, store, runner, lease))
+    # Events the machine made that may not be in the log yet. The machine has numbered them,
+    # so an end stored without them would leave a gap in the sequence numbers followers see
+    # (a cancel that lands while a batch is being appended, or between two batches). Logging
+    # is idempotent by sequence number, so they are simply appended again before the end.
+    unlogged: list[Event] = []
     try:
         try:
             first = True
             async for batch in generation.events():
+                unlogged = batch
                 if generation.cancel_requested:
                     raise asyncio.CancelledError
                 # Polling clients see the run start and each finished item.
@@ -73,11 +80,12 @@ async def _run(generation: Generation, store: ResponseStore, lease: float) -> No
                     await generation.checkpoint(lease_until=time.time() + lease)
                     first = False
                 await store.append_events(generation.response_id, batch)
+                unlogged = []
         except UpstreamError as exc:  # refused before the first chunk
             await _end(generation, store, generation.machine.fail(exc))
         except asyncio.CancelledError:
             generation.settling = True
-            settle = asyncio.ensure_future(_settle(generation, store))
+            settle = asyncio.ensure_future(_settle(generation, store, unlogged))
             while not settle.done():
                 # Storing the end must finish even if more cancellations arrive (the cancel
                 # endpoint and the watcher may both have asked): absorb them meanwhile.
@@ -91,30 +99,34 @@ async def _run(generation: Generation, store: ResponseStore, lease: float) -> No
         logger.exception("background run %s crashed", generation.response_id)
         if generation.machine.phase is not Phase.DONE:
             events = generation.machine.fail(GatewayError("The background run failed."))
-            await _end(generation, store, events)
+            await _end(generation, store, [*unlogged, *events])
     finally:
         watcher.cancel()
 
 
-async def _settle(generation: Generation, store: ResponseStore) -> bool:
-    """Store how a cancelled run ended; returns whether a cancel was requested (rather than
-    a shutdown)."""
+async def _settle(generation: Generation, store: ResponseStore,
+                  unlogged: list[Event]) -> bool:
+    """Store how a cancelled run ended, after the events not logged yet; returns whether a
+    cancel was requested (rather than a shutdown)."""
     requested = (generation.cancel_requested
                  or await store.cancel_requested(generation.response_id))
     if generation.machine.phase is not Phase.DONE:
-        error = _Cancelled() if requested else _ShuttingDown()
-        await _end(generation, store, generation.machine.fail(
-            error, status="cancelled" if requested else "failed"))
+        error = _Cancelled() if requested else ServerShuttingDown()
+        await _end(generation, store, [*unlogged, *generation.machine.fail(
+            error, status="cancelled" if requested else "failed")])
     elif generation.tail is not None:
         # It had finished when the cancel landed (while storing its end): it stays
         # finished, and its end is stored now.
-        await _end(generation, store, generation.tail)
+        await _end(generation, store, [*unlogged, *generation.tail])
     return requested
 
 
 async def _end(generation: Generation, store: ResponseStore, events: list[Event]) -> None:
     await generation.persist()
-    await store.append_events(generation.response_id, events)
+    # In order and once each: the unlogged batch may be the terminal one itself.
+    by_number = {event["sequence_number"]: event for event in events}
+    await store.append_events(generation.response_id,
+                              [by_number[n] for n in sorted(by_number)])
 
 
 async def _watch(generation: Generation, store: ResponseStore, runner: asyncio.Task[None],
@@ -144,11 +156,3 @@ class _Cancelled(GatewayError):
 
     def __init__(self) -> None:
         super().__init__("The response was cancelled.", code="cancelled")
-
-
-class _ShuttingDown(GatewayError):
-    """The gateway stopped while the run was going."""
-
-    def __init__(self) -> None:
-        super().__init__("The gateway shut down before the response finished.",
-                         code="server_shutdown")

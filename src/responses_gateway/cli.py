@@ -42,6 +42,7 @@ __all__ = ["Launch", "load_settings", "main", "missing_key_warnings"]
 logger = logging.getLogger("responses_gateway")
 
 _MOCK_MARKER = "mock://"
+_HANDLER_GRACE = 0.5  # seconds aiohttp waits for handlers after the drain, before cancelling
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +113,8 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
                 store_ttl=values["store_ttl"],
                 store_max_entries=values["store_max_entries"],
                 run_lease=values["run_lease"],
+                sse_keepalive=values["sse_keepalive"],
+                shutdown_timeout=values["shutdown_timeout"],
                 reasoning_key=derive_key(secret) if secret else _stored_key(data_dir),
                 metrics=values["metrics"] == "on",
                 metrics_token=values["metrics_token"] or None,
@@ -301,14 +304,18 @@ def _supervise(launch: Launch) -> None:
 
 
 async def _serve(settings: Settings, mock: bool, *, reuse_port: bool = False) -> None:
+    from .appkeys import shutdown_key
     from .connections import GuardedRunner
     from .server import create_app
 
     runners: list[web.AppRunner] = []
     if mock:
         settings = await _start_mock(settings, runners)
-    runner = GuardedRunner(create_app(settings), limits=settings.limits,
-                           timeouts=settings.timeouts, access_log=None)
+    app = create_app(settings)
+    # The app's on_shutdown hook (shutdown.drain) lets streams finish up to the deadline and
+    # then ends them; aiohttp's own wait for handlers after it only has to be short.
+    runner = GuardedRunner(app, limits=settings.limits, timeouts=settings.timeouts,
+                           access_log=None, shutdown_timeout=_HANDLER_GRACE)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024,
                        reuse_port=reuse_port or None)
@@ -326,8 +333,9 @@ async def _serve(settings: Settings, mock: bool, *, reuse_port: bool = False) ->
                 ", ".join(f"{u.name}={u.display_url} [{u.profile.name}]"
                           for u in settings.upstreams),
                 os.getpid())
-    # SIGTERM (and SIGINT) end the loop cleanly, so background runs are settled and the
-    # store is closed before the process exits.
+    # SIGTERM (and SIGINT) stop accepting and drain (shutdown.py): streams and background
+    # runs get --shutdown-timeout seconds, then end as failed and are stored; the store is
+    # closed before the process exits. A second signal skips the rest of the deadline.
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -335,6 +343,8 @@ async def _serve(settings: Settings, mock: bool, *, reuse_port: bool = False) ->
     try:
         await stopping.wait()
         logger.info("shutting down")
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, app[shutdown_key].stop_now)
     finally:
         for each in reversed(runners):
             await each.cleanup()

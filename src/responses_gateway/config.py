@@ -167,6 +167,11 @@ class Settings:
     # A background run renews a lease this often x3; one not renewed for this many seconds
     # is taken as dead (its process crashed or stopped) and reported failed.
     run_lease: float = 30.0
+    # Seconds of upstream silence after which an SSE stream gets a `: keep-alive` comment
+    # (0: never).
+    sse_keepalive: float = 15.0
+    # Seconds SIGTERM lets running streams and background runs finish before ending them.
+    shutdown_timeout: float = 10.0
     # Key that seals reasoning into `encrypted_content` (32 bytes; see translate/reasoning).
     reasoning_key: bytes = field(default=b"", repr=False)
     # Prometheus metrics at GET /metrics; a token protects them instead of the client keys.
@@ -189,6 +194,8 @@ class Settings:
                              "redis://host:port/db, memory or none")
         if self.run_lease <= 0:
             raise ValueError("run_lease must be positive")
+        if self.sse_keepalive < 0 or self.shutdown_timeout < 0:
+            raise ValueError("sse_keepalive and shutdown_timeout must not be negative")
         if self.store_ttl <= 0 or self.store_max_entries <= 0:
             raise ValueError("store_ttl and store_max_entries must be positive")
         if self.unsupported_tools not in ("drop", "error"):

@@ -23,7 +23,13 @@ from .appkeys import seal_key, session_key, settings_key, slots_key, store_key
 from .config import Upstream
 from .ids import new_id
 from .leases import lease_expired, mark_dead
-from .protocol.errors import InvalidRequest, NotFound, UpstreamError, UpstreamProtocolError
+from .protocol.errors import (
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    UpstreamError,
+    UpstreamProtocolError,
+)
 from .protocol.requests import CreateRequest
 from .store import Conversation, ResponseStore, StoredResponse
 from .storehealth import log_store_failure
@@ -59,6 +65,7 @@ class Generation:
     cancel_requested: bool = False
     settling: bool = False  # the run is storing its cancelled/failed end: leave it be
     tail: list[Event] | None = None  # the terminal events, once the machine produced them
+    persisted: bool = False  # the final record is stored (or storing is off)
 
     @property
     def response_id(self) -> str:
@@ -129,6 +136,27 @@ class Generation:
             log_store_failure(self.store, self.response_id, exc)
         return self.machine.snapshot()
 
+    async def interrupt(self, error: GatewayError | None) -> list[Event]:
+        """End the response before its provider did, after `events()` was closed, and store
+        it with what was produced: `failed` with `error` (the gateway is stopping, or the
+        provider refused after the client was already sent keep-alives), or `incomplete`
+        for None (the client left). Returns the terminal events."""
+        if self.machine.phase is Phase.DONE:  # it finished first (it was storing its end)
+            tail = self.tail or []
+        else:
+            tail = self.machine.fail(error or GatewayError("The client left."),
+                                     status="failed" if error is not None else "incomplete")
+            self.tail = tail
+            if error is not None:
+                observe.note_error(error)
+            observe.note_result(self.machine.snapshot())
+        if not self.persisted:
+            try:
+                await self.persist()
+            except Exception:
+                logger.exception("storing %s failed", self.response_id)
+        return tail
+
     def _feed(self, chunk: dict[str, Any]) -> list[Event]:
         try:
             return self.machine.feed(chunk)
@@ -179,6 +207,7 @@ class Generation:
         assert self.store is not None
         async with self.write_lock:
             await self._persist(self.store)
+        self.persisted = True
 
     async def _persist(self, store: ResponseStore) -> None:
         if self.create.background:

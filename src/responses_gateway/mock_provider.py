@@ -66,6 +66,8 @@ MODELS = (
     "mock-refuse-in-200",   # HTTP 200 whose only frame (or JSON body) is a rate-limit error
     "mock-drop-midstream",  # two content chunks, then the connection is cut (non-stream: echo)
     "mock-slow",            # 0.2 s between chunks, and before a non-streamed answer
+    "mock-stall",           # the role chunk and two content chunks, then silence (an hour)
+    "mock-stall-start",     # response headers, then silence before any chunk (an hour)
     "mock-no-finish",       # echo without any finish_reason (as Kimi sometimes does)
     "mock-json",            # JSON satisfying response_format's schema, else {"answer":"ok"}
 )
@@ -112,7 +114,13 @@ class _Reply:
     done: bool = True  # whether a stream ends with `data: [DONE]`
     think_inline: bool = False  # reasoning is `<think>...</think>` in content (think-tags)
     quirks: frozenset[str] = frozenset()  # how the provider shapes its answer (mock_rules)
+    stall: int | None = None  # go silent after this many frames (a provider thinking)
 
+
+# Frames sent before going silent; the silence outlasts any test and ends when the client
+# (the gateway) closes the connection or the mock stops.
+_STALLS = MappingProxyType({"mock-stall": 3, "mock-stall-start": 0})
+_STALL_SECONDS = 3600.0
 
 # What some providers (DashScope, gateways in front of others) send with a 200 status.
 _REFUSAL_IN_200 = {"error": {"message": "mock quota exhausted", "type": "rate_limit_exceeded",
@@ -271,6 +279,7 @@ def _answer(body: dict[str, Any], quirks: frozenset[str], *, thinking: bool) -> 
         tool_calls=calls,
         finish=None if model == "mock-no-finish" else "tool_calls" if calls else "stop",
         delay=0.2 if model == "mock-slow" else 0.0,
+        stall=_STALLS.get(model),
     )
 
 
@@ -444,6 +453,8 @@ async def _stream(request: web.Request, reply: _Reply,
     await response.prepare(request)
     try:
         for n, frame in enumerate(frames):
+            if n == reply.stall:
+                await _stall(request)
             if reply.delay and n:
                 await asyncio.sleep(reply.delay)
             await response.write(b"data: " + orjson.dumps(frame) + b"\n\n")
@@ -458,6 +469,17 @@ async def _stream(request: web.Request, reply: _Reply,
     except ConnectionResetError:
         pass  # the client went away; there is no one left to tell
     return response
+
+
+async def _stall(request: web.Request) -> None:
+    """Stay silent until the client closes the connection (or for _STALL_SECONDS)."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + _STALL_SECONDS
+    while loop.time() < until:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(0.05)
 
 
 def _logprobs(body: dict[str, Any], tokens: list[str]) -> dict[str, Any]:
@@ -538,6 +560,8 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     completion_id = f"chatcmpl-mock-{next(counter)}"
     if body.get("stream"):
         return await _stream(request, reply, _frames(body, reply, completion_id))
+    if reply.stall is not None:
+        await _stall(request)
     await asyncio.sleep(reply.delay)
     if reply.cut == "refuse":
         return _json(_REFUSAL_IN_200)

@@ -141,6 +141,15 @@ OPTIONS: tuple[Option, ...] = (
          kind="bool",
          help="end SSE streams (also replays) with `data: [DONE]` after the terminal event "
               "(OpenAI sends none)"),
+    _opt("--sse-keepalive", dest="sse_keepalive", group="server", env="SSE_KEEPALIVE",
+         kind="float", default=15.0, minimum=0, metavar="S",
+         help="while the provider is silent, send an SSE comment (`: keep-alive`) every this "
+              "many seconds, so proxies and clients keep the stream open; 0: never"),
+    _opt("--shutdown-timeout", dest="shutdown_timeout", group="server",
+         env="SHUTDOWN_TIMEOUT", kind="float", default=10.0, minimum=0, metavar="S",
+         help="on SIGTERM, stop accepting and let running streams and background runs "
+              "finish for up to this many seconds; then each ends with `response.failed` "
+              "(`server_shutting_down`) and is stored, and the process exits"),
     # -- security --------------------------------------------------------------------
     _opt("--api-key", dest="api_keys", group="security", env="API_KEYS", kind="list",
          metavar="KEY", secret=True, default_text="none: any client key is accepted",

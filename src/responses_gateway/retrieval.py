@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
+from typing import Any, AsyncIterator
 
 from aiohttp import web
 
 from .admission import claim_stream
-from .appkeys import require_store, runs_key, settings_key
+from .appkeys import require_store, runs_key
 from .leases import lease_expired, mark_dead
 from .protocol.errors import InvalidRequest, NotFound
 from .protocol.queries import parse_list_query, parse_replay_query
-from .protocol.sse import DONE_FRAME, encode_event
 from .store import ResponseStore, StoredResponse
 from .store.base import TERMINAL_EVENTS
-from .rendering import SSE_HEADERS, json_response, list_page
+from .rendering import json_response, list_page
+from .streaming import send_sse
 
 logger = logging.getLogger(__name__)
 
@@ -50,50 +50,36 @@ async def get_response(request: web.Request) -> web.StreamResponse:
                              "not created with background=true.", param="stream",
                              code="invalid_value")
     claim_stream(request)
-    return await _replay(request, require_store(request.app, "Stored responses"), record, after)
+    store = require_store(request.app, "Stored responses")
+    return await send_sse(request, _replay(store, record, after))
 
 
-async def _replay(request: web.Request, store: ResponseStore, record: StoredResponse,
-                  after: int) -> web.StreamResponse:
-    """Logged events after `after`, then live ones until the terminal event."""
-    response = web.StreamResponse(headers=SSE_HEADERS)
-    await response.prepare(request)
-    try:
-        if record.status not in ("queued", "in_progress"):
-            for event in await store.events_after(record.id, after):
-                await response.write(encode_event(event))
-            return await _end_replay(request, response)
-        while True:
-            async for event in store.follow_events(record.id, after, idle_timeout=_RECHECK):
-                after = event["sequence_number"]
-                await response.write(encode_event(event))
-                if event["type"] in TERMINAL_EVENTS:
-                    return await _end_replay(request, response)
-            # Quiet for a while: has the run settled, or died?
-            current = await store.get(record.id)
-            if current is None:
-                break
-            if lease_expired(current):
-                await mark_dead(store, current)  # logs a terminal event, sent next round
-            elif current.status not in ("queued", "in_progress"):
-                for event in await store.events_after(record.id, after):
-                    await response.write(encode_event(event))
-                break
-        return await _end_replay(request, response)
-    except ConnectionError:
-        return response  # the client left; the run goes on
-    except Exception:
-        logger.exception("replay of %s broke", record.id)
-        with contextlib.suppress(ConnectionError):
-            await response.write_eof()
-        return response
-
-
-async def _end_replay(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    if request.app[settings_key].done_sentinel:
-        await response.write(DONE_FRAME)
-    await response.write_eof()
-    return response
+async def _replay(store: ResponseStore, record: StoredResponse,
+                  after: int) -> AsyncIterator[list[dict[str, Any]]]:
+    """Logged events after `after`, then live ones until the terminal event (written by
+    streaming.send_sse, which also stops it when the client leaves)."""
+    if record.status not in ("queued", "in_progress"):
+        events = await store.events_after(record.id, after)
+        if events:
+            yield events
+        return
+    while True:
+        async for event in store.follow_events(record.id, after, idle_timeout=_RECHECK):
+            after = event["sequence_number"]
+            yield [event]
+            if event["type"] in TERMINAL_EVENTS:
+                return
+        # Quiet for a while: has the run settled, or died?
+        current = await store.get(record.id)
+        if current is None:
+            return
+        if lease_expired(current):
+            await mark_dead(store, current)  # logs a terminal event, sent next round
+        elif current.status not in ("queued", "in_progress"):
+            events = await store.events_after(record.id, after)
+            if events:
+                yield events
+            return
 
 
 async def delete_response(request: web.Request) -> web.Response:

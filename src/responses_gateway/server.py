@@ -17,7 +17,16 @@ from typing import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from .admission import Admission, admission_key, admission_middleware
-from .appkeys import metrics_key, seal_key, session_key, settings_key, slots_key, store_key
+from .appkeys import (
+    metrics_key,
+    runs_key,
+    seal_key,
+    session_key,
+    settings_key,
+    shutdown_key,
+    slots_key,
+    store_key,
+)
 from .background import track_runs
 from .browser import BrowserPolicy, browser_middleware, browser_policy_key
 from .config import Settings
@@ -36,6 +45,7 @@ from .metrics import CONTENT_TYPE, Metrics, instrument_store
 from .observe import add_request_id, make_observe_middleware, note_error
 from .rendering import error_response
 from .retrieval import cancel_response, delete_response, get_response, list_input_items
+from .shutdown import Shutdown, drain
 from .store import ResponseStore, open_store
 from .storehealth import StoreHealth, outage_of, store_health_key
 from .translate.reasoning import ReasoningSeal
@@ -72,6 +82,8 @@ def create_app(settings: Settings) -> web.Application:
         app[metrics_key] = metrics
     app.on_response_prepare.append(add_request_id)
     app[seal_key] = ReasoningSeal(settings.reasoning_key or os.urandom(32))
+    app[shutdown_key] = Shutdown(settings.shutdown_timeout)
+    app.on_shutdown.append(_drain)
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_response_store)
     app.cleanup_ctx.append(track_runs)
@@ -104,6 +116,11 @@ def _setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", health)
     if app.get(metrics_key) is not None:
         app.router.add_get("/metrics", metrics_view)
+
+
+async def _drain(app: web.Application) -> None:
+    # Runs after the listening sockets closed, before the cleanup contexts below.
+    await drain(app[shutdown_key], app[runs_key])
 
 
 async def _client_session(app: web.Application) -> AsyncIterator[None]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -12,14 +11,13 @@ from aiohttp import web
 from .appkeys import session_key, settings_key, slots_key, store_key
 from .admission import claim_stream, keep_for_background
 from .background import start_background
-from .generation import Generation, prepare_generation
+from .generation import prepare_generation
 from .protocol.errors import UpstreamError
 from .protocol.reasoning_events import raw_reasoning_events
 from .protocol.requests import parse_create_request
-from .protocol.sse import DONE_FRAME, encode_event
-from .rendering import SSE_HEADERS, json_response
+from .rendering import json_response
 from .storehealth import store_health_key
-from .translate.stream import Event
+from .streaming import ClientLeft, complete_supervised, send_sse
 from .upstream import UpstreamClient
 
 __all__ = ["create_response", "health", "list_models"]
@@ -46,15 +44,13 @@ async def create_response(request: web.Request) -> web.StreamResponse:
             raise
         if not create.stream:
             return json_response(record.response)
-        store = request.app[store_key]
-        return await _write_frames(request, _follow(store, record.id))
+        return await send_sse(request, _follow(request.app[store_key], record.id))
     if not create.stream:
-        return json_response(await generation.complete())
-    # Open the upstream before answering: a refusal before the first byte is an HTTP error,
-    # as with OpenAI itself, not a stream that fails at once.
-    events = generation.events()
-    first = await events.__anext__()
-    return await _write_frames(request, _prepend(first, events), generation=generation)
+        try:
+            return json_response(await complete_supervised(request, generation))
+        except ClientLeft:
+            return web.Response(status=499)  # nobody reads it: nginx's "client closed"
+    return await send_sse(request, generation.events(), generation=generation)
 
 
 async def _require_store(request: web.Request, needed: bool) -> None:
@@ -64,42 +60,9 @@ async def _require_store(request: web.Request, needed: bool) -> None:
         await health.require()
 
 
-async def _prepend(first: list[Event], rest: Any) -> Any:
-    yield first
-    async for batch in rest:
-        yield batch
-
-
 async def _follow(store: Any, response_id: str) -> Any:
     async for event in store.follow_events(response_id, -1):
         yield [event]
-
-
-async def _write_frames(request: web.Request, batches: Any,
-                        generation: Generation | None = None) -> web.StreamResponse:
-    done_sentinel = request.app[settings_key].done_sentinel
-    response = web.StreamResponse(headers=SSE_HEADERS)
-    try:
-        await response.prepare(request)
-        async for batch in batches:
-            await response.write(b"".join([encode_event(event) for event in batch]))
-        if done_sentinel:
-            await response.write(DONE_FRAME)
-        await response.write_eof()
-    except ConnectionError:
-        # The client went away. Closing the generator releases the upstream connection of a
-        # foreground stream; a background run goes on without its follower.
-        logger.info("client left the stream of %s",
-                    generation.response_id if generation else "a background response")
-    except Exception:
-        # Headers are sent: an HTTP error can no longer be given, so the stream just ends.
-        logger.exception("stream of %s broke",
-                         generation.response_id if generation else "a background response")
-        with contextlib.suppress(ConnectionError):
-            await response.write_eof()
-    finally:
-        await batches.aclose()
-    return response
 
 
 async def list_models(request: web.Request) -> web.Response:

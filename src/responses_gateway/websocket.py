@@ -16,13 +16,15 @@ import orjson
 from aiohttp import web
 
 from .admission import claim_stream
+from .appkeys import shutdown_key
 from .generation import prepare_generation
 from .protocol.bodies import check_depth
-from .protocol.errors import GatewayError, InvalidRequest
+from .protocol.errors import GatewayError, InvalidRequest, ServerShuttingDown
 from .protocol.reasoning_events import raw_reasoning_events
 from .protocol.requests import validate_create_request
 from .store import StoredResponse
 from .storehealth import outage_of, store_health_key
+from .streaming import ClientLeft, client_gone, supervised
 
 __all__ = ["responses_websocket"]
 
@@ -67,10 +69,25 @@ async def _turn(request: web.Request, ws: web.WebSocketResponse, data: str,
         generation = await prepare_generation(request.app, create, local=local,
                                               raw_reasoning=raw_reasoning)
         failed = False
-        async for batch in generation.events():
-            for event in batch:
-                failed = failed or event["type"] == "response.failed"
+        # No keep-alives (WebSocket pings do that); a client that leaves or a shutdown past
+        # its deadline ends the turn early, as for SSE (streaming.py).
+        turn = supervised(generation.events(), shutdown=request.app[shutdown_key],
+                          keepalive=0.0, left=lambda: ws.closed or client_gone(request))
+        try:
+            async for batch in turn:
+                for event in batch or ():
+                    failed = failed or event["type"] == "response.failed"
+                    await ws.send_str(orjson.dumps(event).decode())
+        except ServerShuttingDown as exc:
+            failed = True
+            for event in await generation.interrupt(exc):
                 await ws.send_str(orjson.dumps(event).decode())
+        except (ClientLeft, ConnectionError):
+            await turn.aclose()
+            await generation.interrupt(None)
+            return
+        finally:
+            await turn.aclose()
         if failed and parent:
             local.pop(parent, None)
         elif not failed:

@@ -230,6 +230,7 @@ def redis_db() -> Iterator[Any]:
 class _RelayedConnection:
     def __init__(self) -> None:
         self.down = bytearray()  # provider -> gateway bytes since the last reset
+        self.up = 0  # gateway -> provider bytes since the last reset
         self.ended_by: str | None = None  # "gateway" or "provider": who closed first
 
 
@@ -259,6 +260,7 @@ class ProviderRelay:
             self._connections = [c for c in self._connections if c.ended_by is None]
             for connection in self._connections:
                 connection.down.clear()
+                connection.up = 0
 
     def data_frames(self) -> int:
         """SSE `data:` frames the provider sent since the last reset (`[DONE]` included)."""
@@ -273,6 +275,12 @@ class ProviderRelay:
         """Connections that carried data since the last reset and that the gateway closed."""
         with self._lock:
             return sum(1 for c in self._connections if c.ended_by == "gateway" and c.down)
+
+    def requests_closed_by_gateway(self) -> int:
+        """Connections that carried a request since the last reset and that the gateway
+        closed, whether or not the provider had answered anything."""
+        with self._lock:
+            return sum(1 for c in self._connections if c.ended_by == "gateway" and c.up)
 
     def summary(self) -> list[tuple[str | None, int]]:
         """(who closed it or None, bytes from the provider) per connection, for messages."""
@@ -321,9 +329,11 @@ class ProviderRelay:
                     data = b""
                 if not data:
                     break
-                if side == "provider":
-                    with self._lock:
+                with self._lock:
+                    if side == "provider":
                         connection.down += data
+                    else:
+                        connection.up += len(data)
                 try:
                     sink.sendall(data)
                 except OSError:

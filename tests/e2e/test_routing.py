@@ -236,6 +236,8 @@ def test_every_listed_model_can_be_requested(alias_only: Server) -> None:
         listed = [model.id for model in sdk.models.list()]
         assert "quick" in listed
         for model in listed:
+            if model.startswith("mock-stall"):
+                continue  # silent until the client leaves, on purpose (test_streams.py)
             try:
                 sdk.responses.create(model=model, input="hi")
             except openai.APIStatusError as exc:  # mock-error-* models fail on purpose

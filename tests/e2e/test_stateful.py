@@ -826,9 +826,11 @@ def test_restart_keeps_everything(store_url: str, launch_gateway: Callable[..., 
 def test_shutdown_mid_run_fails_it_at_once(store_url: str,
                                           launch_gateway: Callable[..., Server],
                                           tmp_path: Path) -> None:
-    """SIGTERM during a background run: the run is settled (failed) before the process exits,
-    with a terminal event, so nobody has to wait for its lease."""
-    first = launch_gateway("term-a", store_url, "--run-lease", "2", data_dir=tmp_path)
+    """SIGTERM during a background run (with no time allowed to finish it): the run is
+    settled (failed) before the process exits, with a terminal event, so nobody has to wait
+    for its lease. (test_shutdown.py covers the deadline itself.)"""
+    first = launch_gateway("term-a", store_url, "--run-lease", "2", "--shutdown-timeout", "0",
+                           data_dir=tmp_path)
     with sdk(first) as client:
         queued = create(client, model="mock-slow", input=_words(20), background=True)
         wait_for(client, queued["id"], lambda b: b["status"] == "in_progress")

@@ -32,6 +32,7 @@ __all__ = [
     "InvalidRequest",
     "MethodNotAllowed",
     "NotFound",
+    "ServerShuttingDown",
     "UpstreamError",
     "UpstreamProtocolError",
     "UpstreamStatus",
@@ -96,6 +97,17 @@ class MethodNotAllowed(GatewayError):
     status = 405
     type = "invalid_request_error"
     default_code = "method_not_allowed"
+
+
+class ServerShuttingDown(GatewayError):
+    """The gateway stopped (SIGTERM) before the response finished."""
+
+    status = 503
+    default_code = "server_shutting_down"
+
+    def __init__(self, message: str = "The gateway shut down before the response finished; "
+                                      "send the request again.") -> None:
+        super().__init__(message)
 
 
 class Forbidden(GatewayError):

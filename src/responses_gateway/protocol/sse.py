@@ -6,9 +6,12 @@ from typing import Any
 
 import orjson
 
-__all__ = ["DONE_FRAME", "SseDecoder", "encode_event"]
+__all__ = ["DONE_FRAME", "KEEPALIVE_FRAME", "SseDecoder", "encode_event"]
 
 DONE_FRAME = b"data: [DONE]\n\n"
+# A comment line: every SSE client ignores it, and it keeps idle-timeout proxies from
+# closing a stream whose provider is thinking silently.
+KEEPALIVE_FRAME = b": keep-alive\n\n"
 
 
 def encode_event(event: dict[str, Any]) -> bytes:
