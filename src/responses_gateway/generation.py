@@ -94,18 +94,27 @@ class Generation:
             first = await anext(chunks, None)
             observe.note_first_token()
             yield self.machine.start()
+            # The events of the chunks of one network read go out as one batch (one write to
+            # the client, one wake-up of the writer), not one batch per chunk.
+            held: list[Event] = []
             try:
                 if first is not None:
                     batch = self._feed(first)
                     if batch:
                         yield batch
                 async for chunk in chunks:
-                    batch = self._feed(chunk)
-                    if batch:
-                        yield batch
+                    held += self._feed(chunk)
+                    if held and not self.client.frames_pending:
+                        yield held
+                        held = []
+                if held:  # the stream ended ([DONE]) inside a read
+                    yield held
+                    held = []
                 self._check_stream_end()
                 tail = self.machine.finish(completed_at=int(time.time()))
             except UpstreamError as exc:
+                if held:  # what the client has not seen yet goes before the failure
+                    yield held
                 logger.warning("upstream %s failed mid-stream for %s: %s", self.upstream.name,
                                self.response_id, exc.message)
                 observe.note_error(exc)
