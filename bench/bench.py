@@ -57,12 +57,15 @@ def _bodies(template: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
 
 
 def start_gateway(name: str, upstream: str, store: str, cpu: int | None,
-                  extra: list[str] = ()) -> Target:  # type: ignore[assignment]
+                  extra: list[str] = (), src: str | None = None  # type: ignore[assignment]
+                  ) -> Target:
     port = free_port()
     command = [sys.executable, "-m", "responses_gateway", "--base-url", upstream, "--port",
                str(port), "--store", store, "--log-level", "warning", *extra]
-    proc = subprocess.Popen(pinned(command, cpu),
-                            env={**os.environ, "RESPONSES_GATEWAY_REASONING_KEY": "bench"})
+    env = {**os.environ, "RESPONSES_GATEWAY_REASONING_KEY": "bench"}
+    if src:  # another checkout's code (--baseline-src), ahead of the installed one
+        env["PYTHONPATH"] = src
+    proc = subprocess.Popen(pinned(command, cpu), env=env)
     ns, stream, slow = _bodies(RESPONSES)
     target = Target(name, proc, f"http://127.0.0.1:{port}/v1/responses", ns, stream, slow)
     target.health = f"http://127.0.0.1:{port}/health"
@@ -186,6 +189,9 @@ async def run(args: argparse.Namespace, scratch: str) -> dict[str, Any]:
     store = args.store or f"sqlite:///{scratch}/responses.db"
     targets = [start_gateway("gateway", upstream_url, store, SERVER_CPU),
                start_plain("passthrough", "passthrough.py", [upstream_url[:-3]], SERVER_CPU)]
+    if args.baseline_src:
+        targets.insert(1, start_gateway("baseline", upstream_url, f"sqlite:///{scratch}/base.db",
+                                        SERVER_CPU, src=args.baseline_src))
     litellm_note = "not run (--no-litellm)" if args.no_litellm else None
     started = [upstream, *targets]
     try:
@@ -204,7 +210,7 @@ async def run(args: argparse.Namespace, scratch: str) -> dict[str, Any]:
                     _stop([peer])
                     tail = peer.log.read_text(errors="replace").strip().splitlines()[-1:]
                     litellm_note = f"skipped: LiteLLM did not answer ({exc}; {tail})"[:400]
-        for target in [upstream, *targets[:2]]:
+        for target in [upstream, *(t for t in targets if t.name != "litellm")]:
             await wait_ready(target.health, target.proc, 30)
         load_before = os.getloadavg()
         latency = await added_latency(targets, upstream, args.latency_requests)
@@ -251,6 +257,9 @@ def main() -> int:
     parser.add_argument("--long-requests", type=int, default=100_000)
     parser.add_argument("--long-streams", type=int, default=1000)
     parser.add_argument("--no-litellm", action="store_true")
+    parser.add_argument("--baseline-src", default=None, metavar="DIR",
+                        help="also run the gateway from another checkout's src/ (e.g. a "
+                             "`git worktree` of the commit before a change), as 'baseline'")
     parser.add_argument("--litellm-venv", default=str(litellm_peer.DEFAULT_VENV))
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds, to prove the bench works (CI); no LiteLLM")
