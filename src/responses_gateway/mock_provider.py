@@ -343,6 +343,8 @@ def _json_answer(response_format: Any, messages: list[dict[str, Any]]) -> Any:
     schema: Any = None
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
         schema = (response_format.get("json_schema") or {}).get("schema")
+    elif isinstance(response_format, dict) and response_format.get("schema"):
+        schema = response_format["schema"]  # JSON mode with its schema (llama.cpp servers)
     else:
         # JSON mode: follow a schema given in a system message, as a model would (the gateway
         # does this for providers without json_schema, e.g. DeepSeek).

@@ -14,13 +14,13 @@ import contextvars
 import logging
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import orjson
 from aiohttp import web
 
-from .ids import new_id
 from .metrics import Metrics
 
 __all__ = ["JsonFormatter", "RequestLog", "add_request_id", "current",
@@ -36,6 +36,10 @@ _current: contextvars.ContextVar[RequestLog | None] = contextvars.ContextVar(
     "responses_gateway_request", default=None)
 # A client's X-Request-Id is kept when it is this simple; otherwise the gateway makes one.
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
+# The ids the gateway makes: `req_` and a version-4 UUID's 32 hex digits. The provider gets
+# the hex digits alone, a UUID: llama-cpp-python's server answers 400 (with no body) to an
+# X-Request-Id that is not one.
+_MADE_ID = re.compile(r"req_([0-9a-f]{32})")
 _UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\"\\]")
 _BODY_LOG_LIMIT = 8192  # characters of a body or output kept with --log-bodies
 # Exception class name -> the `error_class` label of the upstream error counter.
@@ -77,7 +81,10 @@ def current() -> RequestLog | None:
 def request_id_header() -> dict[str, str]:
     """The header that carries the current request id to the provider ({} outside one)."""
     log = _current.get()
-    return {"X-Request-Id": log.request_id} if log is not None else {}
+    if log is None:
+        return {}
+    made = _MADE_ID.fullmatch(log.request_id)
+    return {"X-Request-Id": made.group(1) if made else log.request_id}
 
 
 def note_route(model: str, upstream: str, *, stream: bool, response_id: str) -> None:
@@ -132,7 +139,7 @@ def make_observe_middleware(metrics: Metrics | None, *, log_bodies: bool = False
     @web.middleware
     async def observe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get("X-Request-Id", "")
-        rid = incoming if _CLIENT_ID.fullmatch(incoming) else new_id("req")
+        rid = incoming if _CLIENT_ID.fullmatch(incoming) else f"req_{uuid.uuid4().hex}"
         resource = request.match_info.route.resource
         log = RequestLog(request_id=rid, method=request.method, path=request.path,
                          route=resource.canonical if resource is not None else "unmatched",

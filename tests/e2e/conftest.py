@@ -52,12 +52,14 @@ def _clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def start_server(name: str, args: list[str], ready_path: str, log_dir: Path, *,
                  port: int, env: dict[str, str] | None = None,
-                 ready_headers: dict[str, str] | None = None) -> Server:
-    """Start `python -m responses_gateway <args>` and poll `ready_path` until it answers 200."""
+                 ready_headers: dict[str, str] | None = None,
+                 command: list[str] | None = None) -> Server:
+    """Start `python -m responses_gateway <args>` (or `<command> <args>`: another server, such
+    as a real model server) and poll `ready_path` until it answers 200."""
     log_path = log_dir / f"{name}.log"
     log = log_path.open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "responses_gateway", *args],
-                               stdout=log, stderr=subprocess.STDOUT, env=_clean_env(env))
+    argv = [*(command or [sys.executable, "-m", "responses_gateway"]), *args]
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=_clean_env(env))
     log.close()
     server = Server(name, process, f"http://127.0.0.1:{port}", log_path)
     deadline = time.monotonic() + START_TIMEOUT
@@ -65,7 +67,7 @@ def start_server(name: str, args: list[str], ready_path: str, log_dir: Path, *,
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"{name} exited with {process.returncode} before it was ready; "
-                        f"command {args}; output:\n{server.output()}")
+                        f"command {argv}; output:\n{server.output()}")
         try:
             response = httpx2.get(server.url + ready_path, headers=ready_headers, timeout=1.0)
             if response.status_code == 200:
@@ -173,9 +175,10 @@ def spawn_server(log_dir: Path) -> Iterator[Callable[..., Server]]:
 
     def spawn(name: str, args: list[str], ready_path: str, *, port: int,
               env: dict[str, str] | None = None,
-              ready_headers: dict[str, str] | None = None) -> Server:
+              ready_headers: dict[str, str] | None = None,
+              command: list[str] | None = None) -> Server:
         server = start_server(name, args, ready_path, log_dir, port=port, env=env,
-                              ready_headers=ready_headers)
+                              ready_headers=ready_headers, command=command)
         started.append(server)
         return server
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -144,10 +145,13 @@ def test_request_id_is_kept_returned_and_sent_upstream(observed: Server,
         # A header that could break a log line or a header is replaced, not passed on.
         made = http.post("/v1/responses", content=orjson.dumps(
             {"model": "mock-echo", "input": "hi"}), headers={"X-Request-Id": "a b\tc"})
-        assert re.fullmatch(r"req_[0-9a-f]{24}", made.headers["x-request-id"])
-        assert mock_log.last_chat()["headers"]["x-request-id"] == made.headers["x-request-id"]
+        assert re.fullmatch(r"req_[0-9a-f]{32}", made.headers["x-request-id"])
+        # The provider gets a made id's hex digits, a UUID (some servers accept nothing else).
+        upstream_id = mock_log.last_chat()["headers"]["x-request-id"]
+        assert "req_" + upstream_id == made.headers["x-request-id"]
+        assert uuid.UUID(upstream_id).version == 4
         streamed, _ = post_stream(http, {"model": "mock-echo", "input": "hi", "stream": True})
-        assert re.fullmatch(r"req_[0-9a-f]{24}", streamed.headers["x-request-id"])
+        assert re.fullmatch(r"req_[0-9a-f]{32}", streamed.headers["x-request-id"])
         error = http.get("/v1/responses/resp_missing")
         assert error.status_code == 404 and error.headers["x-request-id"].startswith("req_")
 

@@ -189,6 +189,17 @@ def test_json_schema_becomes_json_mode_plus_instruction_for_deepseek() -> None:
     assert '"properties"' in instruction["content"]
 
 
+def test_json_schema_goes_inside_json_mode_for_llamacpp() -> None:
+    # llama-cpp-python's server rejects the json_schema type; both llama.cpp servers
+    # constrain JSON mode to a schema given with it.
+    body = capture_body("openai-node-parse")
+    sent = translate(body, "llamacpp").body
+    assert sent["response_format"] == {"type": "json_object",
+                                       "schema": body["text"]["format"]["schema"]}
+    assert sent["messages"][0]["role"] != "system" or "JSON schema" not in str(
+        sent["messages"][0]["content"])
+
+
 def test_json_schema_without_name_is_rejected() -> None:
     with pytest.raises(InvalidRequest) as info:
         chat(text={"format": {"type": "json_schema", "schema": {"type": "object"}}})

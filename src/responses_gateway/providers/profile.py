@@ -100,6 +100,10 @@ class Profile:
     # Whether `response_format: json_schema` is understood; if not, json_object is sent and
     # the schema goes into a system message (DeepSeek).
     json_schema: bool = True
+    # Whether structured output goes as JSON mode with the schema inside it,
+    # `{type: json_object, schema}`: llama-cpp-python's server rejects the json_schema type
+    # (HTTP 500, a validation error), llama.cpp's llama-server takes either.
+    json_object_schema: bool = False
     # Always stream from the provider, also for non-streamed clients (DashScope refuses
     # non-streamed calls while thinking).
     stream_upstream: bool = False

@@ -79,7 +79,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({profile.name: profile for pr
             json_schema=False),
     Profile(name="sglang", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS,
             reasoning_replay=True),
-    Profile(name="llamacpp", think_tags=True, reasoning_replay=True),
+    Profile(name="llamacpp", think_tags=True, reasoning_replay=True, json_object_schema=True),
     Profile(name="lmstudio", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS),
     Profile(name="tgi", think_tags=True),
     Profile(name="generic"),

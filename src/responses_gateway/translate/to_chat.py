@@ -147,7 +147,9 @@ def _text_options(request: CreateRequest, profile: Profile, body: dict[str, Any]
                 json_schema["strict"] = fmt["strict"]
             if fmt.get("description"):
                 json_schema["description"] = fmt["description"]
-            if profile.json_schema:
+            if profile.json_object_schema:
+                body["response_format"] = {"type": "json_object", "schema": schema}
+            elif profile.json_schema:
                 body["response_format"] = {"type": "json_schema", "json_schema": json_schema}
             else:
                 body["response_format"] = {"type": "json_object"}

@@ -53,17 +53,25 @@ class Target:
 
     id: str
     model: str
-    # The provider checks that each tool-call turn carries back exactly the reasoning_content
-    # it produced ("Let me think about <call id>."); the test checks it on the wire too.
-    exact_reasoning: bool = False
+    # The provider checks that each tool-call turn carries back exactly the reasoning it
+    # produced ("Let me think about <call id>.") under this field; the test checks the wire too.
+    reasoning_field: str | None = None
     # The provider returns the model's reasoning on the client's default settings.
     shows_reasoning: bool = True
     profile: str | None = None  # a named profile's path on the shared mock provider
+    # Otherwise the target has a mock provider and a gateway of its own:
+    quirks: tuple[str, ...] = ()
+    gateway_args: tuple[str, ...] = ()
+
+    @property
+    def exact_reasoning(self) -> bool:
+        return self.reasoning_field is not None
 
 
-# A provider without a named profile's help that demands its reasoning back: DeepSeek's
-# thinking mode behind the deepseek profile (its own provider and gateway, SQLite store).
-DEEPSEEK = Target("deepseek", MODEL, exact_reasoning=True)
+_DEEPSEEK_QUIRKS = ("require-reasoning-content", "verify-reasoning-content")
+# DeepSeek's thinking mode behind the deepseek profile.
+DEEPSEEK = Target("deepseek", MODEL, "reasoning_content", quirks=_DEEPSEEK_QUIRKS,
+                  gateway_args=("--provider", "deepseek"))
 # Every named profile, each against the mock provider acting as that provider (mock_rules
 # PRESETS, by path), through one gateway with one upstream per profile, chosen by model name
 # `<profile>.<model>` (no "/": the Agents SDK would read a prefix as its own provider's name).
@@ -139,11 +147,10 @@ def stacks(spawn_server: Callable[..., Server],
         return started[key]
 
     def get(target: Target) -> Stack:
-        if target is DEEPSEEK:
+        if target.profile is None:
             provider, gateway = start(
-                "deepseek", ["--quirk", "require-reasoning-content",
-                             "--quirk", "verify-reasoning-content"],
-                lambda p: ["--base-url", f"{p.url}/v1", "--provider", "deepseek"])
+                target.id, [arg for quirk in target.quirks for arg in ("--quirk", quirk)],
+                lambda p: ["--base-url", f"{p.url}/v1", *target.gateway_args])
             log = MockLog(provider)
         else:
             provider, gateway = start("profiles", [], lambda p: [],
@@ -163,11 +170,11 @@ def _assert_reasoning_went_back(stack: Stack) -> None:
     turn = after_last_user(requests[-1]["body"]["messages"])
     calls = assistant_tool_calls(turn)
     assert len(calls) == 2, turn
-    if stack.target.exact_reasoning:
+    field = stack.target.reasoning_field
+    if field is not None:
         for message in calls:
             (call,) = message["tool_calls"]
-            assert message.get("reasoning_content") == f"Let me think about {call['id']}.", (
-                message)
+            assert message.get(field) == f"Let me think about {call['id']}.", message
 
 
 def _assert_shown(stack: Stack, reasoning: list[str]) -> None:
