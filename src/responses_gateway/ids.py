@@ -1,4 +1,5 @@
-"""Random ids (resp_..., msg_..., req_...) from a buffered CSPRNG.
+"""Random ids (resp_..., msg_..., fc_..., conv_...) from a buffered CSPRNG. (Request ids are
+UUID4s: llama-cpp-python refuses any other X-Request-Id.)
 
 Each id carries 96 random bits from os.urandom, as before, but the bytes are drawn 4 KiB at a
 time (one getrandom() call per 340 ids instead of one per id), turned into hex and cut into
