@@ -33,6 +33,7 @@ from . import __version__
 from .config import Limits, Settings, Timeouts, Upstream, upstreams_from_toml, with_env_proxy
 from .logs import FORMAT as LOG_FORMAT
 from .logs import EscapingFormatter
+from .keys import ClientKey, check_unique, keys_from_file, parse_key_spec
 from .options import OPTIONS, add_options, resolve
 from .providers import PROFILES
 from .translate.reasoning import derive_key
@@ -87,12 +88,31 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
         upstreams = tuple(with_env_proxy(u, environ)
                           for u in _upstreams(values, flagged, environ, errors))
         secret = values["reasoning_key"]
+        fixed_keys = tuple(parse_key_spec(spec) for spec in values["api_keys"] or ())
+        file_keys: tuple[ClientKey, ...] = ()
+        if values["keys_file"]:
+            try:
+                file_keys = keys_from_file(values["keys_file"], environ)
+            except ValueError as exc:
+                errors.append(f"--keys-file (RESPONSES_GATEWAY_KEYS_FILE): {exc}")
+        try:
+            check_unique(fixed_keys + file_keys)
+        except ValueError as exc:
+            errors.append(f"--api-key / --keys-file: {exc}")
+        if values["admin_key"] and any(k.secret == values["admin_key"]
+                                       for k in fixed_keys + file_keys):
+            errors.append("--admin-key (RESPONSES_GATEWAY_ADMIN_KEY): must differ from every "
+                          "client key")
         if not errors:
             settings = Settings(
                 upstreams=upstreams,
                 host=values["host"],
                 port=values["port"],
-                api_keys=frozenset(values["api_keys"] or ()),
+                api_keys=frozenset(k.secret for k in fixed_keys + file_keys),
+                client_keys=fixed_keys,
+                file_keys=file_keys,
+                keys_file=values["keys_file"],
+                admin_key=values["admin_key"] or None,
                 allowed_origins=tuple(values["allowed_origins"] or ()),
                 allowed_hosts=tuple(values["allowed_hosts"] or ()),
                 timeouts=Timeouts(connect=values["connect_timeout"],
@@ -112,6 +132,8 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
                 store_url=values["store"] or f"sqlite:///{data_dir / 'responses.db'}",
                 store_ttl=values["store_ttl"],
                 store_max_entries=values["store_max_entries"],
+                store_max_key_bytes=values["store_max_key_bytes"],
+                store_max_response_bytes=values["store_max_response_bytes"],
                 run_lease=values["run_lease"],
                 sse_keepalive=values["sse_keepalive"],
                 shutdown_timeout=values["shutdown_timeout"],
@@ -281,8 +303,14 @@ def _supervise(launch: Launch) -> None:
             if worker.pid is not None and worker.is_alive():
                 os.kill(worker.pid, signal.SIGTERM)
 
+    def forward_hangup(signum: int, _frame: object) -> None:
+        for worker in workers:  # each worker re-reads the keys file
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGHUP, forward_hangup)
     # Wake as soon as any worker exits: a crashed worker stops the whole gateway, so a
     # supervisor (systemd, Kubernetes) can restart it, rather than serving on fewer cores.
     alive = list(workers)
@@ -306,7 +334,7 @@ def _supervise(launch: Launch) -> None:
 async def _serve(settings: Settings, mock: bool, *, reuse_port: bool = False) -> None:
     from .appkeys import shutdown_key
     from .connections import GuardedRunner
-    from .server import create_app
+    from .server import create_app, reload_keys
 
     runners: list[web.AppRunner] = []
     if mock:
@@ -340,6 +368,7 @@ async def _serve(settings: Settings, mock: bool, *, reuse_port: bool = False) ->
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
+    reload_keys(app)  # SIGHUP re-reads the keys file
     try:
         await stopping.wait()
         logger.info("shutting down")

@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from .accounting import accounting_key
 from .metrics import Metrics
 
 __all__ = ["JsonFormatter", "RequestLog", "add_request_id", "current",
@@ -72,6 +73,7 @@ class RequestLog:
     keep_bodies: bool = False
     body: str | None = None
     output: Any = None
+    accounting: Any = None  # accounting.Accounting, when the app has one
 
 
 def current() -> RequestLog | None:
@@ -117,6 +119,8 @@ def note_result(response: dict[str, Any]) -> None:
     if not isinstance(usage, dict):
         return
     log.usage = usage
+    if log.accounting is not None:
+        log.accounting.count_tokens(key=log.key, model=log.model, usage=usage)
     if log.metrics is not None:
         log.metrics.count_tokens(usage, model=log.model, upstream=log.upstream, key=log.key)
 
@@ -145,6 +149,7 @@ def make_observe_middleware(metrics: Metrics | None, *, log_bodies: bool = False
                          route=resource.canonical if resource is not None else "unmatched",
                          started=time.perf_counter(), metrics=metrics, keep_bodies=log_bodies)
         request["rg.log"] = log
+        log.accounting = request.app.get(accounting_key)
         if log_bodies and request.body_exists:
             # Read (and cached for the handler) within the app's body size limit.
             with contextlib.suppress(Exception):
@@ -163,6 +168,10 @@ def make_observe_middleware(metrics: Metrics | None, *, log_bodies: bool = False
             _current.reset(token)
             log.key = request.get("rg.key_name", log.key)
             _finish(log, metrics)
+            if log.accounting is not None:
+                log.accounting.count_request(key=log.key, model=log.model, route=log.route,
+                                             status=log.status, request_id=log.request_id,
+                                             error=log.error_code)
 
     return observe_middleware
 

@@ -153,8 +153,15 @@ OPTIONS: tuple[Option, ...] = (
     # -- security --------------------------------------------------------------------
     _opt("--api-key", dest="api_keys", group="security", env="API_KEYS", kind="list",
          metavar="KEY", secret=True, default_text="none: any client key is accepted",
-         help="a key clients must send as `Authorization: Bearer KEY` or an `api-key` header "
-              "(repeatable; the variable is comma-separated)"),
+         help="a key clients must send as `Authorization: Bearer KEY` or an `api-key` header; "
+              "`NAME=KEY` names it for logs, metrics and usage (repeatable; the variable is "
+              "comma-separated)"),
+    _opt("--keys-file", dest="keys_file", group="security", env="KEYS_FILE", metavar="FILE",
+         help="TOML file of [[keys]] (name, key or key_env, models, daily_tokens), mode 0600; "
+              "read again on SIGHUP"),
+    _opt("--admin-key", dest="admin_key", group="security", env="ADMIN_KEY", metavar="KEY",
+         secret=True, default_text="none: /v1/usage and /ui are off",
+         help="the key for GET /v1/usage and the /ui status page; prefer the variable"),
     _opt("--reasoning-key", dest="reasoning_key", group="security", env="REASONING_KEY",
          metavar="SECRET", secret=True,
          default_text="a random key, made once and kept in `<data dir>/reasoning.key`",
@@ -221,8 +228,19 @@ OPTIONS: tuple[Option, ...] = (
          help="seconds stored responses and conversations are kept"),
     _opt("--store-max-entries", dest="store_max_entries", group="store",
          env="STORE_MAX_ENTRIES", kind="int", default=100_000, minimum=1, metavar="N",
-         help="the most responses kept; the oldest (by first write) go first. SQLite checks "
-              "the bound every few inserts, so it may hold up to 5 % more"),
+         help="the most responses and conversations kept per client key; the key's oldest "
+              "(responses by first write, conversations by last write) go first, never "
+              "another key's"),
+    _opt("--store-max-key-bytes", dest="store_max_key_bytes", group="store",
+         env="STORE_MAX_KEY_BYTES", kind="int", default=1 << 30, minimum=1, metavar="BYTES",
+         default_text="`1073741824` (1 GiB)",
+         help="the most bytes of stored responses and conversations per client key; beyond "
+              "it the key's oldest go first, never another key's"),
+    _opt("--store-max-response-bytes", dest="store_max_response_bytes", group="store",
+         env="STORE_MAX_RESPONSE_BYTES", kind="int", default=128 << 20, minimum=1,
+         metavar="BYTES", default_text="`134217728` (128 MiB)",
+         help="the largest one stored response or conversation may be; a stored request "
+              "beyond it is refused with 400 before anything is sent upstream"),
     _opt("--run-lease", dest="run_lease", group="store", env="RUN_LEASE", kind="float",
          default=30.0, positive=True, metavar="S",
          help="a background run that has not renewed its lease for this many seconds (its "

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import logging
 import os
+import signal
 from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from .admission import Admission, admission_key, admission_middleware
 from .appkeys import (
+    keyring_key,
+    lessons_key,
     metrics_key,
+    owner_secret_key,
     runs_key,
     seal_key,
     session_key,
@@ -30,6 +33,7 @@ from .appkeys import (
 from .background import track_runs
 from .browser import BrowserPolicy, browser_middleware, browser_policy_key
 from .config import Settings
+from .lessons import Lessons
 from .protocol.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -41,6 +45,9 @@ from .protocol.headers import check_headers
 from . import conversations
 from .compaction import compact_response
 from .connections import body_middleware
+from .accounting import accounting_lifecycle
+from .admin import status_page, usage_report
+from .keys import KeyRing, using_key
 from .metrics import CONTENT_TYPE, Metrics, instrument_store
 from .observe import add_request_id, make_observe_middleware, note_error
 from .rendering import error_response
@@ -48,6 +55,7 @@ from .retrieval import cancel_response, delete_response, get_response, list_inpu
 from .shutdown import Shutdown, drain
 from .store import ResponseStore, open_store
 from .storehealth import StoreHealth, outage_of, store_health_key
+from .tenancy import owner_secret, presented_key
 from .translate.reasoning import ReasoningSeal
 from .upstream import PoolSlots, create_session
 from .views import create_response, health, list_models
@@ -63,6 +71,8 @@ _PURGE_EVERY = 300.0  # seconds between sweeps of expired stored responses
 
 # Paths anyone may call, even when the gateway requires its own API key.
 _PUBLIC_PATHS = frozenset({"/health", "/healthz"})
+# Paths that check the admin key themselves (not a client key).
+_ADMIN_PATHS = frozenset({"/v1/usage", "/usage", "/ui"})
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -76,17 +86,22 @@ def create_app(settings: Settings) -> web.Application:
                      admission_middleware, body_middleware],
     )
     app[settings_key] = settings
+    app[keyring_key] = KeyRing(settings.client_keys, path=settings.keys_file,
+                               environ=os.environ, from_file=settings.file_keys)
     app[admission_key] = Admission(settings.limits)
     app[browser_policy_key] = BrowserPolicy(settings)
     if metrics is not None:
         app[metrics_key] = metrics
     app.on_response_prepare.append(add_request_id)
     app[seal_key] = ReasoningSeal(settings.reasoning_key or os.urandom(32))
+    app[lessons_key] = Lessons()
+    app[owner_secret_key] = owner_secret(app[seal_key].key)
     app[shutdown_key] = Shutdown(settings.shutdown_timeout)
     app.on_shutdown.append(_drain)
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_response_store)
     app.cleanup_ctx.append(track_runs)
+    app.cleanup_ctx.append(accounting_lifecycle)
     _setup_routes(app)
     return app
 
@@ -114,6 +129,10 @@ def _setup_routes(app: web.Application) -> None:
         app.router.add_delete(f"{one}/items/{{item_id}}", conversations.delete_item)
     app.router.add_get("/health", health)
     app.router.add_get("/healthz", health)
+    if app[settings_key].admin_key:
+        app.router.add_get("/v1/usage", usage_report)
+        app.router.add_get("/usage", usage_report)
+        app.router.add_get("/ui", status_page)
     if app.get(metrics_key) is not None:
         app.router.add_get("/metrics", metrics_view)
 
@@ -135,7 +154,9 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
 async def _response_store(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     store = open_store(settings.store_url, ttl=settings.store_ttl,
-                       max_entries=settings.store_max_entries)
+                       max_entries=settings.store_max_entries,
+                       max_owner_bytes=settings.store_max_key_bytes,
+                       max_record_bytes=settings.store_max_response_bytes)
     purger = None
     if store is not None:
         metrics = app.get(metrics_key)
@@ -218,26 +239,38 @@ async def _header_middleware(request: web.Request, handler: Handler) -> web.Stre
 @web.middleware
 async def _auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[settings_key]
-    keys = settings.api_keys
+    ring = request.app[keyring_key]
+    using_key(None)  # a kept-alive connection's task may still hold the previous request's
     if request.path == "/metrics" and settings.metrics_token:
         return await handler(request)  # its own token, checked by the view
-    if keys and request.path not in _PUBLIC_PATHS:
-        presented = _presented_key(request)
+    if request.path in _ADMIN_PATHS:
+        return await handler(request)  # the admin key, checked by the view
+    if not ring.required:
+        _name_key(request, "default")
+    elif request.path not in _PUBLIC_PATHS:
+        presented = presented_key(request)
         if presented is None:
             raise AuthenticationFailed("Missing API key: send 'Authorization: Bearer <key>'.")
-        matched = None
-        for key in keys:  # every key is compared: the time does not tell which one matched
-            if hmac.compare_digest(presented.encode(), key.encode()):
-                matched = key
+        matched = ring.match(presented)
         if matched is None:
             raise AuthenticationFailed("Incorrect API key provided.")
-        request["rg.key_name"] = key_name(matched)
+        using_key(matched)
+        _name_key(request, matched.name)
     return await handler(request)
 
 
-def key_name(key: str) -> str:
-    """How logs and metrics name a client key: never the key, a short digest of it."""
-    return "key-" + hashlib.sha256(key.encode()).hexdigest()[:8]
+def _name_key(request: web.Request, name: str) -> None:
+    """Logs, metrics and usage name the key (never show it) from here on."""
+    request["rg.key_name"] = name
+    log = request.get("rg.log")
+    if log is not None:
+        log.key = name
+
+
+def reload_keys(app: web.Application) -> None:
+    """Make SIGHUP re-read the keys file (in the running loop)."""
+    ring = app[keyring_key]
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, ring.reload)
 
 
 async def metrics_view(request: web.Request) -> web.Response:
@@ -245,17 +278,10 @@ async def metrics_view(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
     token = settings.metrics_token
     if token:
-        presented = _presented_key(request) or ""
+        presented = presented_key(request) or ""
         if not hmac.compare_digest(presented.encode(), token.encode()):
             raise AuthenticationFailed("/metrics needs the metrics token: send "
                                        "'Authorization: Bearer <token>'.")
     body = request.app[metrics_key].exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
-
-def _presented_key(request: web.Request) -> str | None:
-    auth = request.headers.get("Authorization", "")
-    scheme, _, value = auth.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return request.headers.get("api-key") or None

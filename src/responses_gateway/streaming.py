@@ -69,7 +69,8 @@ async def supervised(batches: Batches, *, shutdown: Shutdown, keepalive: float,
 
     Raises ClientLeft when `left()` turns true, and ServerShuttingDown `grace` seconds after
     the shutdown deadline, in both cases after closing `batches` (which releases the
-    upstream request). The stream counts as busy for the shutdown while it runs.
+    upstream request). The stream counts as busy for the shutdown while it runs; one with a
+    grace (a follower) does not hold up the drain before the deadline.
     """
     loop = asyncio.get_running_loop()
     stop = asyncio.ensure_future(shutdown.stopping.wait())
@@ -77,7 +78,7 @@ async def supervised(batches: Batches, *, shutdown: Shutdown, keepalive: float,
     last_sent = loop.time()
     stop_at: float | None = None
     try:
-        with shutdown.busy():
+        with shutdown.busy(holds_drain=not grace):
             while True:
                 pending = asyncio.ensure_future(batches.__anext__())
                 while not pending.done():

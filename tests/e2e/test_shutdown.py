@@ -195,3 +195,27 @@ def test_sigterm_answers_a_stalled_request_that_does_not_stream_with_503(
     assert head.startswith(b"HTTP/1.1 503"), head
     error = orjson.loads(body)["error"]
     assert error["code"] == "server_shutting_down" and error["type"] == "server_error"
+
+
+def test_a_follower_does_not_hold_up_the_shutdown_of_its_replica(
+        launch_gateway: Callable[..., Server], tmp_path: Path) -> None:
+    """The run lives on A; B only follows it. B's SIGTERM need not wait for the run: the
+    follower ends (after a short grace) and its client can resume on A."""
+    store = f"sqlite:///{tmp_path / 'shared.db'}"
+    a = launch_gateway("runner", store, data_dir=tmp_path / "a")
+    b = launch_gateway("follower", store, "--shutdown-timeout", "10", data_dir=tmp_path / "b")
+    with sdk(a) as client:
+        queued = create(client, model="mock-stall", input="runs on A", background=True)
+        wait_for(client, queued["id"], lambda body: body["status"] == "in_progress")
+    follower = RawStream(b, {}, path=f"/v1/responses/{queued['id']}?stream=true",
+                         method="GET")
+    follower.read_until(b"said: ", timeout=10)
+    sent = time.monotonic()
+    b.process.send_signal(signal.SIGTERM)
+    b.process.wait(timeout=8)
+    assert time.monotonic() - sent < 4.0, "B waited for a run it does not own"
+    follower.read_to_end(timeout=1)
+    with sdk(a) as client:
+        assert retrieve(client, queued["id"])["status"] == "in_progress"  # A still runs it
+        client.responses.cancel(queued["id"])
+    a.stop()

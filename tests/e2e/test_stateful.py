@@ -913,7 +913,9 @@ def crash(backend: str, launch_gateway: Callable[..., Server],
 
 def test_crash_mid_run_is_failed_not_stuck(crash: Crash) -> None:
     assert crash.settled["status"] == "failed"
-    assert crash.settled_after < 3.5, f"settled {crash.settled_after:.1f} s after the crash"
+    # The lease is 2 s; the rest is starting the successor gateway, which takes seconds on a
+    # loaded machine. "Stuck" would be the 600 s idle timeout.
+    assert crash.settled_after < 8, f"settled {crash.settled_after:.1f} s after the crash"
     assert crash.settled["error"] and crash.settled["error"]["code"] == "server_error"
     with sdk(crash.successor) as client, raw_http(crash.successor) as http:
         assert retrieve(client, crash.response_id) == crash.settled

@@ -23,6 +23,7 @@ from typing import Any
 
 __all__ = [
     "AuthenticationFailed",
+    "PermissionDenied",
     "Forbidden",
     "StoreUnavailable",
     "TooManyRequests",
@@ -117,6 +118,14 @@ class Forbidden(GatewayError):
     status = 403
     type = "invalid_request_error"
     default_code = "forbidden"
+
+
+class PermissionDenied(GatewayError):
+    """The client's key may not do this (a model outside the key's `models`)."""
+
+    status = 403
+    type = "permission_error"
+    default_code = "model_not_allowed"
 
 
 class TooManyRequests(GatewayError):
