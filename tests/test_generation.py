@@ -56,7 +56,7 @@ def _run(client: _Reads) -> list[list[dict[str, Any]]]:
         async with aiohttp.ClientSession() as session:
             app[session_key] = session
             create = parse_create_request(b'{"model": "m", "input": "hi", "stream": true}')
-            generation = await prepare_generation(app, create, stream_upstream=True)
+            generation = await prepare_generation(app, create, owner="", stream_upstream=True)
             generation.client = client  # type: ignore[assignment]
             return [batch async for batch in generation.events()]
     return asyncio.run(scenario())
