@@ -48,6 +48,7 @@ class _Upstream:
     def __init__(self) -> None:
         self.feed: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.stream_done = False
+        self.frames_pending = 0
         self.closed = False
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
