@@ -8,20 +8,23 @@ so an immediate follow-up always finds it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
 
 from . import observe
+from . import lessons as taught
 from .appkeys import (
     accounting_key,
+    lessons_key,
     seal_key,
     session_key,
     settings_key,
@@ -30,14 +33,17 @@ from .appkeys import (
     too_large,
 )
 from .config import Upstream
+from .ids import new_id
 from .keys import current_key, require_model
 from .leases import lease_expired, mark_dead
+from .lessons import Lessons
 from .protocol.errors import (
     GatewayError,
     InvalidRequest,
     NotFound,
     UpstreamError,
     UpstreamProtocolError,
+    UpstreamStatus,
 )
 from .protocol.requests import CreateRequest
 from .references import resolve_references
@@ -46,6 +52,7 @@ from .storehealth import log_store_failure
 from .translate.history import to_assistant_message, with_item_ids
 from .translate.compaction import open_compaction
 from .translate.reasoning import SEALED_PREFIX, reasoning_text_of
+from .translate.reasoning_fields import Reasoning
 from .translate.response import new_response
 from .translate.stream import Event, Phase, ResponseStream, StreamStateError
 from .translate.to_chat import ChatRequest, to_chat_request
@@ -54,10 +61,7 @@ from .upstream import UpstreamClient
 __all__ = ["Generation", "new_id", "prepare_generation"]
 
 logger = logging.getLogger(__name__)
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{os.urandom(12).hex()}"
+T = TypeVar("T")
 
 
 @dataclass(kw_only=True)  # no slots: listed_input is a cached_property
@@ -70,6 +74,8 @@ class Generation:
     machine: ResponseStream
     client: UpstreamClient
     store: ResponseStore | None
+    lessons: Lessons
+    model: str  # the model name upstream
     owner: str = DEFAULT_OWNER  # whose response this is (tenancy.owner_of)
     conversation: Conversation | None = None
     # Serialises writes of this response: a progress checkpoint must never land after the
@@ -80,6 +86,10 @@ class Generation:
     cancel_requested: bool = False
     settling: bool = False  # the run is storing its cancelled/failed end: leave it be
     tail: list[Event] | None = None  # the terminal events, once the machine produced them
+    # Builds the chat request again with what the upstream has taught us (lessons.py), for
+    # the one retry after a refusal that named a field.
+    retranslate: Callable[[], ChatRequest] | None = None
+    retried: bool = False
     persisted: bool = False  # the final record is stored (or storing is off)
 
     @property
@@ -101,26 +111,37 @@ class Generation:
         Raises UpstreamError if the provider refuses before or in its first chunk. Failures
         after that end the stream with `response.failed`.
         """
-        chunks = await self.client.stream(self.chat.body)
+        try:  # after complete() switched to a stream on a lesson, this is the retry
+            chunks, first = await (self._again(self._open) if self.retried else self._open())
+        except UpstreamStatus as exc:
+            if self.retried or not self._relearn(exc):
+                raise
+            chunks, first = await self._again(self._open)
         try:
-            # Read the first chunk before announcing the response: providers that report a
-            # refusal (quota, moderation, bad parameter) as the first SSE frame of a 200 then
-            # get an HTTP error, as if they had said so in the status line.
-            first = await anext(chunks, None)
             observe.note_first_token()
             yield self.machine.start()
+            # The events of the chunks of one network read go out as one batch (one write to
+            # the client, one wake-up of the writer), not one batch per chunk.
+            held: list[Event] = []
             try:
                 if first is not None:
                     batch = self._feed(first)
                     if batch:
                         yield batch
                 async for chunk in chunks:
-                    batch = self._feed(chunk)
-                    if batch:
-                        yield batch
+                    held += self._feed(chunk)
+                    if held and not self.client.frames_pending:
+                        yield held
+                        held = []
+                if held:  # the stream ended ([DONE]) inside a read
+                    yield held
+                    held = []
                 self._check_stream_end()
                 tail = self.machine.finish(completed_at=int(time.time()))
+                self._remember_reasoning()
             except UpstreamError as exc:
+                if held:  # what the client has not seen yet goes before the failure
+                    yield held
                 logger.warning("upstream %s failed mid-stream for %s: %s", self.upstream.name,
                                self.response_id, exc.message)
                 observe.note_error(exc)
@@ -135,15 +156,57 @@ class Generation:
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 
+    async def _open(self) -> tuple[AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
+        """The stream and its first chunk, read before the response is announced: a refusal
+        sent as the first SSE frame of a 200 gets an HTTP error, as if in the status line."""
+        chunks = await self.client.stream(self.chat.body)
+        try:
+            return chunks, await anext(chunks, None)
+        except BaseException:
+            await chunks.aclose()  # type: ignore[attr-defined]
+            raise
+
+    def _relearn(self, error: UpstreamStatus) -> bool:
+        """Learn what a refusal asks for; True if the request was rebuilt for one retry
+        (only ever before anything reached the client, and once per response)."""
+        fix = self.lessons.relearn(self.upstream.name, self.model, error, self.chat.body)
+        if fix is None or self.retried or self.retranslate is None:
+            return False
+        chat = self.retranslate()
+        if chat.body == self.chat.body:
+            return False
+        self.chat, self.retried = chat, True
+        self.lessons.count("retried", self.upstream.name, self.model, fix)
+        return True
+
+    async def _again(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """The one retry; a second refusal is learned from for next time, and raised."""
+        try:
+            return await attempt()
+        except UpstreamStatus as exc:
+            self.lessons.count("retry_failed", self.upstream.name, self.model, exc.message)
+            self.lessons.relearn(self.upstream.name, self.model, exc, self.chat.body)
+            raise
+
     async def complete(self) -> dict[str, Any]:
         """Run to the end and return the final Response (for clients that do not stream)."""
-        if self.chat.stream:  # the profile streams from the provider in any case
+        completion = None
+        if not self.chat.stream:
+            try:
+                completion = await self.client.complete(self.chat.body)
+            except UpstreamStatus as exc:
+                if not self._relearn(exc):
+                    raise
+                if not self.chat.stream:
+                    completion = await self._again(
+                        lambda: self.client.complete(self.chat.body))
+        if completion is None:  # the profile (or a lesson) streams from the provider
             async for _ in self.events():
                 pass
             return self.machine.snapshot()
-        completion = await self.client.complete(self.chat.body)
         self._feed(completion)
         self.machine.finish(completed_at=int(time.time()))
+        self._remember_reasoning()
         observe.note_result(self.machine.snapshot())
         try:
             await self.persist()
@@ -184,6 +247,10 @@ class Generation:
                 f"The upstream '{self.upstream.name}' sent a chunk that could not be read: "
                 f"{type(exc).__name__}.") from exc
 
+    def _remember_reasoning(self) -> None:
+        for reasoning in self.machine.reasoning.values():
+            self.lessons.saw_reasoning(self.upstream.name, self.model, reasoning.via)
+
     def _check_stream_end(self) -> None:
         # A stream that stops with neither [DONE] nor a finish_reason was cut off.
         if (not self.client.stream_done and self.machine.finish_reason is None
@@ -195,7 +262,7 @@ class Generation:
     def stored_record(self, *, lease_until: float | None = None) -> StoredResponse:
         messages = list(self.chat.carried_messages)
         reply = to_assistant_message(self.machine.snapshot()["output"], self.chat.tool_map,
-                                     self.machine.call_extras)
+                                     self.machine.call_extras, self.machine.reasoning)
         if reply is not None and lease_until is None:
             messages.append(reply)
         return StoredResponse(
@@ -274,35 +341,35 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *, own
         raise NotFound(f"The model '{create.model}' does not exist or is not served by this "
                        "gateway.", param="model", code="model_not_found")
     upstream, model = routed
-    if stream_upstream is None and upstream.profile.stream_upstream:
-        stream_upstream = True
     if local_record is not None:
         history, conversation = local_record.messages, None
     else:
         history, conversation = await _load_history(create, store, owner)
     create = _with_input(create, await resolve_references(
         store, create.input, owner=owner, storing=create.store, local=local))
-    items = create.input
     seal = app[seal_key]
+    lessons = app.get(lessons_key) or Lessons()  # an app made by hand may have none
     # Reasoning is only replayed to the same kind of provider at the same host: another
     # provider would reject it, or be misled by it.
     provider_tag = f"{upstream.profile.name}@{urlsplit(upstream.base_url).hostname}"
 
-    def resolve_reasoning(item: dict[str, Any]) -> str | None:
+    def resolve_reasoning(item: dict[str, Any]) -> Reasoning | None:
         blob = item.get("encrypted_content")
         if blob:
-            text = seal.unseal(blob, provider=provider_tag)
-            if text is not None:
-                return text
+            opened = seal.unseal_reasoning(blob, provider=provider_tag)
+            if opened is not None:
+                return opened
             logger.info("ignored reasoning item %s: encrypted_content not sealed by this "
                         "gateway for %s", item.get("id"), provider_tag)
             if isinstance(blob, str) and blob.startswith(SEALED_PREFIX):
                 return None  # ours, for another provider: its plain text must not go there
-        return reasoning_text_of(item)
+        text = reasoning_text_of(item)
+        return Reasoning(text) if text is not None else None
 
-    def seal_reasoning(text: str, /, extras: dict[str, Any] | None = None) -> str:
-        return seal.seal(text, provider=provider_tag, model=model, nonce=os.urandom(12),
-                         extras=extras)
+    def seal_reasoning(reasoning: Reasoning, /, extras: dict[str, Any] | None = None) -> str:
+        return seal.seal(reasoning.text, provider=provider_tag, model=model,
+                         nonce=os.urandom(12), extras=extras, via=reasoning.via,
+                         details=reasoning.details)
 
     def resolve_extras(item: dict[str, Any]) -> dict[str, Any]:
         return seal.unseal_extras(item.get("encrypted_content"), provider=provider_tag)
@@ -313,15 +380,25 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *, own
             logger.info("ignored compaction item %s: not sealed by this gateway", item.get("id"))
         return messages
 
+    whole = create
     if conversation is not None:
-        create = _with_input(create, [*conversation.items, *create.input])
-    chat = to_chat_request(create, upstream.profile, upstream_model=model, history=history,
-                           reject_unsupported_tools=settings.unsupported_tools == "error",
-                           resolve_reasoning=resolve_reasoning,
-                           expand_compaction=expand_compaction, stream=stream_upstream,
-                           resolve_extras=resolve_extras)
-    if conversation is not None:
-        create = _with_input(create, items)
+        whole = _with_input(create, [*conversation.items, *create.input])
+
+    def translate() -> ChatRequest:
+        """The chat request, shaped by the profile and all the upstream has taught us."""
+        fixes = lessons.fixes(upstream.name, model)
+        profile = taught.profile_for(upstream.profile, fixes)
+        stream = stream_upstream if stream_upstream is not None else (
+            True if profile.stream_upstream else None)
+        chat = to_chat_request(whole, profile, upstream_model=model, history=history,
+                               reject_unsupported_tools=settings.unsupported_tools == "error",
+                               resolve_reasoning=resolve_reasoning,
+                               expand_compaction=expand_compaction, stream=stream,
+                               resolve_extras=resolve_extras,
+                               reasoning_seen=lessons.reasoning_seen(upstream.name, model))
+        return dataclasses.replace(chat, body=taught.apply(chat.body, fixes)) if fixes else chat
+
+    chat = translate()
     if chat.dropped_tools:
         logger.warning("dropped hosted tools that upstream %s cannot run: %s", upstream.name,
                        ", ".join(chat.dropped_tools))
@@ -337,7 +414,8 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *, own
     observe.note_route(create.model, upstream.name, stream=create.stream,
                        response_id=machine.response_id)
     generation = Generation(create=create, upstream=upstream, chat=chat, machine=machine,
-                            client=client, store=store, owner=owner, conversation=conversation)
+                            client=client, store=store, lessons=lessons, model=model, owner=owner,
+                            conversation=conversation, retranslate=translate)
     if generation.persistent and store is not None:
         _check_stored_size(generation, store, history, request_bytes)
     return generation

@@ -19,6 +19,7 @@ from aiohttp import web
 from .admission import Admission, admission_key, admission_middleware
 from .appkeys import (
     keyring_key,
+    lessons_key,
     metrics_key,
     owner_secret_key,
     runs_key,
@@ -32,6 +33,7 @@ from .appkeys import (
 from .background import track_runs
 from .browser import BrowserPolicy, browser_middleware, browser_policy_key
 from .config import Settings
+from .lessons import Lessons
 from .protocol.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -92,6 +94,9 @@ def create_app(settings: Settings) -> web.Application:
         app[metrics_key] = metrics
     app.on_response_prepare.append(add_request_id)
     app[seal_key] = ReasoningSeal(settings.reasoning_key or os.urandom(32))
+    app[lessons_key] = Lessons()
+    if metrics is not None:
+        app[lessons_key].listeners.append(metrics.count_lesson)
     app[owner_secret_key] = owner_secret(app[seal_key].key)
     app[shutdown_key] = Shutdown(settings.shutdown_timeout)
     app.on_shutdown.append(_drain)

@@ -61,7 +61,7 @@ def _launch(spawn_server: Callable[..., Server], provider: Server, store: str, d
     return Stack(server, MockLog(provider))
 
 
-@pytest.fixture(scope="module", params=["sqlite", "redis"])
+@pytest.fixture(scope="module", params=["sqlite", "redis", "postgres"])
 def stack(request: pytest.FixtureRequest, spawn_server: Callable[..., Server],
           provider: Server, tmp_path_factory: pytest.TempPathFactory) -> Stack:
     data = tmp_path_factory.mktemp(f"tenancy-{request.param}")
@@ -77,6 +77,8 @@ def stack(request: pytest.FixtureRequest, spawn_server: Callable[..., Server],
                 pytest.fail(f"no Redis at {REDIS_URL}: {exc}")
             pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
         store = REDIS_URL
+    elif request.param == "postgres":
+        store = request.getfixturevalue("postgres_db")()
     else:
         store = f"sqlite:///{data / 'responses.db'}"
     return _launch(spawn_server, provider, store, data)
@@ -332,3 +334,18 @@ def test_websocket_references_resolve_store_false_turns_of_the_connection(
     assert [e["type"] for e in ends] == ["response.completed", "response.completed"], ends
     sent = [(m["role"], m["content"]) for m in stack.log.last_body()["messages"]]
     assert sent[-2:] == [("assistant", "You said: local"), ("user", "next")]
+
+
+def test_keys_from_a_keys_file_are_tenants_too(spawn_server: Callable[..., Server],
+                                               provider: Server, tmp_path: Path) -> None:
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'[[keys]]\nname = "alice"\nkey = "{KEY_A}"\n\n'
+                    f'[[keys]]\nname = "bob"\nkey = "{KEY_B}"\n')
+    keys.chmod(0o600)
+    stack = _launch(spawn_server, provider, f"sqlite:///{tmp_path / 'r.db'}", tmp_path,
+                    "--keys-file", str(keys), keys=())
+    with stack.sdk(KEY_A) as alice, stack.sdk(KEY_B) as bob:
+        mine = alice.responses.create(model="mock-echo", input="mine")
+        with pytest.raises(openai.NotFoundError):
+            bob.responses.retrieve(mine.id)
+        assert alice.responses.retrieve(mine.id).id == mine.id
