@@ -72,6 +72,16 @@ _DEEPSEEK_QUIRKS = ("require-reasoning-content", "verify-reasoning-content")
 # DeepSeek's thinking mode behind the deepseek profile.
 DEEPSEEK = Target("deepseek", MODEL, "reasoning_content", quirks=_DEEPSEEK_QUIRKS,
                   gateway_args=("--provider", "deepseek"))
+# Providers behind a base URL no profile knows (the adaptive default profile), each demanding
+# its reasoning back exactly under the field it used: DeepSeek V4's `reasoning_content`, new
+# vLLM's `reasoning`, OpenRouter's `reasoning_details`.
+UNKNOWN = Target("unknown-reasoning_content", MODEL, "reasoning_content", quirks=_DEEPSEEK_QUIRKS)
+UNKNOWN_MORE = [
+    Target("unknown-reasoning", MODEL, "reasoning",
+           quirks=("reasoning-field", "verify-reasoning")),
+    Target("unknown-reasoning_details", MODEL, None,
+           quirks=("reasoning-field", "reasoning-details", "verify-reasoning-details")),
+]
 # Every named profile, each against the mock provider acting as that provider (mock_rules
 # PRESETS, by path), through one gateway with one upstream per profile, chosen by model name
 # `<profile>.<model>` (no "/": the Agents SDK would read a prefix as its own provider's name).
@@ -194,9 +204,9 @@ def _assert_shown(stack: Stack, reasoning: list[str]) -> None:
 
 
 def _cases(modes: tuple[str, ...]) -> list[Any]:
-    """(target, mode): every mode against DEEPSEEK, the default mode against each profile."""
-    cases = [pytest.param(DEEPSEEK, mode, id=f"{DEEPSEEK.id}-{mode}") for mode in modes]
-    for target in NAMED:
+    """(target, mode): every mode against UNKNOWN, the default mode against the others."""
+    cases = [pytest.param(UNKNOWN, mode, id=f"{UNKNOWN.id}-{mode}") for mode in modes]
+    for target in [DEEPSEEK, *UNKNOWN_MORE, *NAMED]:
         marks = ([pytest.mark.xfail(reason=_KNOWN_GAPS[target.id], strict=True)]
                  if target.id in _KNOWN_GAPS else [])
         cases.append(pytest.param(target, modes[0], id=f"{target.id}-{modes[0]}", marks=marks))
