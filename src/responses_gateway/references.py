@@ -4,6 +4,11 @@ Clients that store responses (the Vercel AI SDK by default) send earlier items b
 `{"type": "item_reference", "id": ...}` (or just `{"id": ...}`). Each is replaced by the item
 it names, found among the caller's own stored responses and conversations, or among the
 turns a WebSocket connection remembers. The fast path (no references) costs nothing.
+
+Some clients replay reasoning items whole but without the `encrypted_content` they did not
+ask for (Pydantic AI sends `null`). Where such an item's id names a stored reasoning item, the
+stored seal is put back: it holds what the provider needs returned unchanged (its
+`reasoning_details`, the field it used), which the item's readable text alone loses.
 """
 
 from __future__ import annotations
@@ -26,12 +31,27 @@ def _is_reference(item: Any) -> bool:
     return kind == "item_reference" or (kind is None and "role" not in item and "id" in item)
 
 
+def _unsealed_reasoning(item: Any) -> bool:
+    return (isinstance(item, dict) and item.get("type") == "reasoning"
+            and isinstance(item.get("id"), str) and bool(item["id"])
+            and not item.get("encrypted_content"))
+
+
+def _resealed(item: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    """A replayed reasoning item with its stored seal back (when the store has it)."""
+    if stored is None or stored.get("type") != "reasoning":
+        return item
+    blob = stored.get("encrypted_content")
+    return {**item, "encrypted_content": blob} if isinstance(blob, str) and blob else item
+
+
 async def resolve_references(store: ResponseStore | None, items: list[dict[str, Any]], *,
                              owner: str, storing: bool,
                              local: Mapping[str, StoredResponse] | None = None,
                              field: str = "input") -> list[dict[str, Any]]:
     """`items` with every reference replaced by the item it names; 404 (param
-    `{field}[i]`) for an id that is unknown or another owner's, 400 when the store is off."""
+    `{field}[i]`) for an id that is unknown or another owner's, 400 when the store is off.
+    Reasoning items without `encrypted_content` get the stored one, if any (never an error)."""
     wanted: dict[int, str] = {}
     for index, item in enumerate(items):
         if _is_reference(item):
@@ -41,12 +61,15 @@ async def resolve_references(store: ResponseStore | None, items: list[dict[str, 
                                      "the id of a stored item.", param=f"{field}[{index}].id",
                                      code="invalid_value")
             wanted[index] = item_id
-    if not wanted:
+    unsealed = {index: item["id"] for index, item in enumerate(items)
+                if _unsealed_reasoning(item)}
+    if not wanted and not unsealed:
         return items
+    ids = {*wanted.values(), *unsealed.values()}
     found: dict[str, dict[str, Any]] = {}
     for record in (local or {}).values():  # turns this connection keeps (store: false)
         for item in record.items():
-            if item.get("id") in wanted.values():
+            if item.get("id") in ids:
                 found.setdefault(item["id"], item)
     missing = [i for i in wanted.values() if i not in found]
     if missing and store is None:
@@ -54,12 +77,15 @@ async def resolve_references(store: ResponseStore | None, items: list[dict[str, 
         raise InvalidRequest("'item_reference' input items need the response store, which is "
                              "off on this gateway (--store none); send the item itself.",
                              param=f"{field}[{index}]", code="store_disabled")
-    if missing and store is not None:
-        found.update(await store.find_items(missing, owner))
+    lookup = [i for i in ids if i not in found]
+    if lookup and store is not None:
+        found.update(await store.find_items(lookup, owner))
     resolved = []
     for index, item in enumerate(items):
         item_id = wanted.get(index)
-        if item_id is None:
+        if index in unsealed:
+            resolved.append(_resealed(item, found.get(unsealed[index])))
+        elif item_id is None:
             resolved.append(item)
         elif item_id in found:
             resolved.append(dict(found[item_id]))
