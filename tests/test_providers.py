@@ -21,9 +21,9 @@ from responses_gateway.providers import PROFILES, Profile, detect_profile, get_p
         ("https://api.kimi.com/coding/v1", "moonshot"),
         ("http://localhost:11434/v1", "ollama"),
         ("http://ollama.internal:8080/v1", "ollama"),
-        ("http://127.0.0.1:8000/v1", "generic"),
+        ("http://127.0.0.1:8000/v1", "adaptive"),
         ("https://API.DEEPSEEK.COM/v1", "deepseek"),
-        ("not a url", "generic"),
+        ("not a url", "adaptive"),
         ("https://openrouter.ai/api/v1", "openrouter"),
         ("https://api.groq.com/openai/v1", "groq"),
         ("https://api.together.xyz/v1", "together"),
@@ -31,7 +31,7 @@ from responses_gateway.providers import PROFILES, Profile, detect_profile, get_p
         ("https://api.mistral.ai/v1", "mistral"),
         ("https://generativelanguage.googleapis.com/v1beta/openai", "gemini"),
         ("https://api.x.ai/v1", "xai"),
-        ("https://max.ai/v1", "generic"),  # x.ai is a domain, not a fragment
+        ("https://max.ai/v1", "adaptive"),  # x.ai is a domain, not a fragment
         ("https://open.bigmodel.cn/api/paas/v4", "zhipu"),
         ("https://api.z.ai/api/paas/v4", "zhipu"),
         ("https://api.minimax.io/v1", "minimax"),
@@ -41,7 +41,7 @@ from responses_gateway.providers import PROFILES, Profile, detect_profile, get_p
         ("https://api.siliconflow.cn/v1", "siliconflow"),
         ("https://api.anthropic.com/v1", "anthropic"),
         ("http://localhost:1234/v1", "lmstudio"),
-        ("http://127.0.0.1:30000/v1", "generic"),  # SGLang, llama.cpp, TGI: name them
+        ("http://127.0.0.1:30000/v1", "adaptive"),  # SGLang, llama.cpp, TGI: name them
     ],
 )
 def test_detect_profile_from_base_url(base_url: str, name: str) -> None:
@@ -49,7 +49,7 @@ def test_detect_profile_from_base_url(base_url: str, name: str) -> None:
 
 
 def test_hint_in_the_path_does_not_count() -> None:
-    assert detect_profile("http://localhost:9000/deepseek/v1").name == "generic"
+    assert detect_profile("http://localhost:9000/deepseek/v1").name == "adaptive"
 
 
 def test_get_profile_by_name() -> None:

@@ -132,6 +132,8 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Launch:
                 store_url=values["store"] or f"sqlite:///{data_dir / 'responses.db'}",
                 store_ttl=values["store_ttl"],
                 store_max_entries=values["store_max_entries"],
+                store_max_key_bytes=values["store_max_key_bytes"],
+                store_max_response_bytes=values["store_max_response_bytes"],
                 run_lease=values["run_lease"],
                 sse_keepalive=values["sse_keepalive"],
                 shutdown_timeout=values["shutdown_timeout"],

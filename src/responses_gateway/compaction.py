@@ -16,6 +16,7 @@ from .appkeys import seal_key
 from .generation import new_id, prepare_generation
 from .protocol.errors import InvalidRequest
 from .protocol.requests import parse_json_object, validate_create_request
+from .tenancy import owner_of
 from .rendering import json_response
 from .translate.compaction import COMPACTION_PROMPT, seal_compaction
 from .translate.response import to_responses_usage
@@ -35,7 +36,8 @@ async def compact_response(request: web.Request) -> web.Response:
                              code="missing_required_parameter")
     create = validate_create_request({**{k: body[k] for k in _FIELDS if k in body},
                                       "store": False})
-    generation = await prepare_generation(request.app, create, stream_upstream=False)
+    generation = await prepare_generation(request.app, create, owner=owner_of(request),
+                                          stream_upstream=False)
     chat = generation.chat
     completion = await _ask(generation.client, {
         "model": chat.body["model"],

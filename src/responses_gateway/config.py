@@ -164,7 +164,11 @@ class Settings:
     # Where stored responses live: sqlite:///path, redis://host:port/db, memory or none.
     store_url: str = "memory"
     store_ttl: float = 30 * 86400.0
+    # Per client key (owner): the most responses kept and their total serialised size; the
+    # key's oldest go first. One stored response or conversation may not exceed the last.
     store_max_entries: int = 100_000
+    store_max_key_bytes: int = 1 << 30
+    store_max_response_bytes: int = 128 << 20
     # A background run renews a lease this often x3; one not renewed for this many seconds
     # is taken as dead (its process crashed or stopped) and reported failed.
     run_lease: float = 30.0
@@ -204,8 +208,12 @@ class Settings:
             raise ValueError("run_lease must be positive")
         if self.sse_keepalive < 0 or self.shutdown_timeout < 0:
             raise ValueError("sse_keepalive and shutdown_timeout must not be negative")
-        if self.store_ttl <= 0 or self.store_max_entries <= 0:
-            raise ValueError("store_ttl and store_max_entries must be positive")
+        if (self.store_ttl <= 0 or self.store_max_entries <= 0
+                or self.store_max_key_bytes <= 0 or self.store_max_response_bytes <= 0):
+            raise ValueError("store_ttl, store_max_entries and the store byte limits must be "
+                             "positive")
+        if self.store_max_response_bytes > self.store_max_key_bytes:
+            raise ValueError("--store-max-response-bytes cannot exceed --store-max-key-bytes")
         if self.unsupported_tools not in ("drop", "error"):
             raise ValueError("unsupported_tools must be 'drop' or 'error'")
         if not 0 <= self.port <= 65535:

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .appkeys import require_store
+from .appkeys import require_store, too_large
 from .generation import new_id
 from .protocol.errors import InvalidRequest, NotFound
 from .protocol.fields import check_array, check_max_items, check_metadata, missing
@@ -19,7 +19,8 @@ from .protocol.items import check_items
 from .protocol.queries import parse_include, parse_list_query
 from .protocol.requests import parse_json_object
 from .rendering import json_response, list_page
-from .store import Conversation, ResponseStore
+from .store import Conversation, RecordTooLarge, ResponseStore
+from .tenancy import owner_of
 from .translate.history import with_item_ids
 
 __all__ = [
@@ -33,7 +34,7 @@ _MAX_ITEMS_PER_CALL = 20
 async def _conversation(request: web.Request) -> tuple[ResponseStore, Conversation]:
     store = require_store(request.app, "Conversations")
     conversation_id = request.match_info["conversation_id"]
-    conversation = await store.get_conversation(conversation_id)
+    conversation = await store.get_conversation_owned(conversation_id, owner_of(request))
     if conversation is None:
         raise NotFound(f"Conversation with id '{conversation_id}' not found.",
                        param="conversation_id", code="conversation_not_found")
@@ -72,9 +73,13 @@ async def create_conversation(request: web.Request) -> web.Response:
     raw = await request.read()
     body = parse_json_object(raw) if raw.strip() else {}
     conversation = Conversation(id=new_id("conv"), created_at=int(time.time()),
-                                metadata=_metadata(body), items=_items(body, required=False),
-                                expires_at=store.expiry())
-    await store.put_conversation(conversation)
+                                metadata=_metadata(body),
+                                items=_items(body, required=False),
+                                expires_at=store.expiry(), owner=owner_of(request))
+    try:
+        await store.put_conversation(conversation)
+    except RecordTooLarge as exc:
+        raise too_large(exc.size, exc.limit, "items") from None
     return json_response(conversation.to_object())
 
 
@@ -111,7 +116,11 @@ async def add_items(request: web.Request) -> web.Response:
     parse_include(request.query)
     added = _items(parse_json_object(await request.read()), required=True)
     store, conversation = await _conversation(request)
-    if not await store.append_conversation_items(conversation.id, added):
+    try:
+        appended = await store.append_conversation_items(conversation.id, added)
+    except RecordTooLarge as exc:
+        raise too_large(exc.size, exc.limit, "items") from None
+    if not appended:
         _edited(None, conversation.id)
     return json_response({"object": "list", "data": added,
                           "first_id": added[0]["id"] if added else None,

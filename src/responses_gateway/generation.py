@@ -8,41 +8,50 @@ so an immediate follow-up always finds it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 from urllib.parse import urlsplit
 
+import orjson
 from aiohttp import web
 
 from . import observe
+from . import lessons as taught
 from .appkeys import (
     accounting_key,
+    lessons_key,
     seal_key,
     session_key,
     settings_key,
     slots_key,
     store_key,
+    too_large,
 )
 from .config import Upstream
 from .keys import current_key, require_model
 from .leases import lease_expired, mark_dead
+from .lessons import Lessons
 from .protocol.errors import (
     GatewayError,
     InvalidRequest,
     NotFound,
     UpstreamError,
     UpstreamProtocolError,
+    UpstreamStatus,
 )
 from .protocol.requests import CreateRequest
-from .store import Conversation, ResponseStore, StoredResponse
+from .references import resolve_references
+from .store import DEFAULT_OWNER, Conversation, RecordTooLarge, ResponseStore, StoredResponse
 from .storehealth import log_store_failure
 from .translate.history import to_assistant_message, with_item_ids
 from .translate.compaction import open_compaction
 from .translate.reasoning import SEALED_PREFIX, reasoning_text_of
+from .translate.reasoning_fields import Reasoning
 from .translate.response import new_response
 from .translate.stream import Event, Phase, ResponseStream, StreamStateError
 from .translate.to_chat import ChatRequest, to_chat_request
@@ -51,6 +60,7 @@ from .upstream import UpstreamClient
 __all__ = ["Generation", "new_id", "prepare_generation"]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def new_id(prefix: str) -> str:
@@ -67,6 +77,9 @@ class Generation:
     machine: ResponseStream
     client: UpstreamClient
     store: ResponseStore | None
+    lessons: Lessons
+    model: str  # the model name upstream
+    owner: str = DEFAULT_OWNER  # whose response this is (tenancy.owner_of)
     conversation: Conversation | None = None
     # Serialises writes of this response: a progress checkpoint must never land after the
     # final record.
@@ -76,6 +89,10 @@ class Generation:
     cancel_requested: bool = False
     settling: bool = False  # the run is storing its cancelled/failed end: leave it be
     tail: list[Event] | None = None  # the terminal events, once the machine produced them
+    # Builds the chat request again with what the upstream has taught us (lessons.py), for
+    # the one retry after a refusal that named a field.
+    retranslate: Callable[[], ChatRequest] | None = None
+    retried: bool = False
     persisted: bool = False  # the final record is stored (or storing is off)
 
     @property
@@ -97,12 +114,13 @@ class Generation:
         Raises UpstreamError if the provider refuses before or in its first chunk. Failures
         after that end the stream with `response.failed`.
         """
-        chunks = await self.client.stream(self.chat.body)
+        try:  # after complete() switched to a stream on a lesson, this is the retry
+            chunks, first = await (self._again(self._open) if self.retried else self._open())
+        except UpstreamStatus as exc:
+            if self.retried or not self._relearn(exc):
+                raise
+            chunks, first = await self._again(self._open)
         try:
-            # Read the first chunk before announcing the response: providers that report a
-            # refusal (quota, moderation, bad parameter) as the first SSE frame of a 200 then
-            # get an HTTP error, as if they had said so in the status line.
-            first = await anext(chunks, None)
             observe.note_first_token()
             yield self.machine.start()
             try:
@@ -116,6 +134,7 @@ class Generation:
                         yield batch
                 self._check_stream_end()
                 tail = self.machine.finish(completed_at=int(time.time()))
+                self._remember_reasoning()
             except UpstreamError as exc:
                 logger.warning("upstream %s failed mid-stream for %s: %s", self.upstream.name,
                                self.response_id, exc.message)
@@ -131,15 +150,57 @@ class Generation:
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 
+    async def _open(self) -> tuple[AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
+        """The stream and its first chunk, read before the response is announced: a refusal
+        sent as the first SSE frame of a 200 gets an HTTP error, as if in the status line."""
+        chunks = await self.client.stream(self.chat.body)
+        try:
+            return chunks, await anext(chunks, None)
+        except BaseException:
+            await chunks.aclose()  # type: ignore[attr-defined]
+            raise
+
+    def _relearn(self, error: UpstreamStatus) -> bool:
+        """Learn what a refusal asks for; True if the request was rebuilt for one retry
+        (only ever before anything reached the client, and once per response)."""
+        fix = self.lessons.relearn(self.upstream.name, self.model, error, self.chat.body)
+        if fix is None or self.retried or self.retranslate is None:
+            return False
+        chat = self.retranslate()
+        if chat.body == self.chat.body:
+            return False
+        self.chat, self.retried = chat, True
+        self.lessons.count("retried", self.upstream.name, self.model, fix)
+        return True
+
+    async def _again(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """The one retry; a second refusal is learned from for next time, and raised."""
+        try:
+            return await attempt()
+        except UpstreamStatus as exc:
+            self.lessons.count("retry_failed", self.upstream.name, self.model, exc.message)
+            self.lessons.relearn(self.upstream.name, self.model, exc, self.chat.body)
+            raise
+
     async def complete(self) -> dict[str, Any]:
         """Run to the end and return the final Response (for clients that do not stream)."""
-        if self.chat.stream:  # the profile streams from the provider in any case
+        completion = None
+        if not self.chat.stream:
+            try:
+                completion = await self.client.complete(self.chat.body)
+            except UpstreamStatus as exc:
+                if not self._relearn(exc):
+                    raise
+                if not self.chat.stream:
+                    completion = await self._again(
+                        lambda: self.client.complete(self.chat.body))
+        if completion is None:  # the profile (or a lesson) streams from the provider
             async for _ in self.events():
                 pass
             return self.machine.snapshot()
-        completion = await self.client.complete(self.chat.body)
         self._feed(completion)
         self.machine.finish(completed_at=int(time.time()))
+        self._remember_reasoning()
         observe.note_result(self.machine.snapshot())
         try:
             await self.persist()
@@ -180,6 +241,10 @@ class Generation:
                 f"The upstream '{self.upstream.name}' sent a chunk that could not be read: "
                 f"{type(exc).__name__}.") from exc
 
+    def _remember_reasoning(self) -> None:
+        for reasoning in self.machine.reasoning.values():
+            self.lessons.saw_reasoning(self.upstream.name, self.model, reasoning.via)
+
     def _check_stream_end(self) -> None:
         # A stream that stops with neither [DONE] nor a finish_reason was cut off.
         if (not self.client.stream_done and self.machine.finish_reason is None
@@ -191,7 +256,7 @@ class Generation:
     def stored_record(self, *, lease_until: float | None = None) -> StoredResponse:
         messages = list(self.chat.carried_messages)
         reply = to_assistant_message(self.machine.snapshot()["output"], self.chat.tool_map,
-                                     self.machine.call_extras)
+                                     self.machine.call_extras, self.machine.reasoning)
         if reply is not None and lease_until is None:
             messages.append(reply)
         return StoredResponse(
@@ -202,6 +267,7 @@ class Generation:
             upstream=self.upstream.name,
             lease_until=lease_until,
             expires_at=self.store.expiry() if self.store is not None else 0.0,
+            owner=self.owner,
         )
 
     async def checkpoint(self, *, lease_until: float) -> None:
@@ -217,7 +283,11 @@ class Generation:
             return
         assert self.store is not None
         async with self.write_lock:
-            await self._persist(self.store)
+            try:
+                await self._persist(self.store)
+            except RecordTooLarge as exc:  # the output made it too large: the client has it
+                logger.warning("%s was not stored: %s (--store-max-response-bytes)",
+                               self.response_id, exc)
         self.persisted = True
 
     async def _persist(self, store: ResponseStore) -> None:
@@ -236,15 +306,19 @@ class Generation:
                 [*record.input_items, *self.machine.snapshot()["output"]])
 
 
-async def prepare_generation(app: web.Application, create: CreateRequest, *,
+async def prepare_generation(app: web.Application, create: CreateRequest, *, owner: str,
+                             request_bytes: int | None = None,
                              stream_upstream: bool | None = None,
                              local: dict[str, StoredResponse] | None = None,
                              raw_reasoning: str | None = None) -> Generation:
     """Load history, pick the upstream and translate; raises InvalidRequest / NotFound.
 
-    `local` holds responses known only to one WebSocket connection (`store: false` turns),
-    which `previous_response_id` may continue there. `raw_reasoning` names the raw reasoning
-    text events the client asked for (protocol/reasoning_events.py).
+    `owner` (tenancy.owner_of) is whose stored responses, conversations and items the
+    request may build on; another owner's are not found. `local` holds responses known only
+    to one WebSocket connection (`store: false` turns), which `previous_response_id` and
+    item references may use there. `request_bytes`, the size of the request as received,
+    spares measuring its input for the stored-size check. `raw_reasoning` names
+    the raw reasoning text events the client asked for (protocol/reasoning_events.py).
     """
     settings = app[settings_key]
     require_model(create.model)  # the key's model limits and budget, before anything else
@@ -261,32 +335,35 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
         raise NotFound(f"The model '{create.model}' does not exist or is not served by this "
                        "gateway.", param="model", code="model_not_found")
     upstream, model = routed
-    if stream_upstream is None and upstream.profile.stream_upstream:
-        stream_upstream = True
     if local_record is not None:
-        history, conversation, items = local_record.messages, None, create.input
+        history, conversation = local_record.messages, None
     else:
-        history, conversation, items = await _load_history(create, store)
+        history, conversation = await _load_history(create, store, owner)
+    create = _with_input(create, await resolve_references(
+        store, create.input, owner=owner, storing=create.store, local=local))
     seal = app[seal_key]
+    lessons = app.get(lessons_key) or Lessons()  # an app made by hand may have none
     # Reasoning is only replayed to the same kind of provider at the same host: another
     # provider would reject it, or be misled by it.
     provider_tag = f"{upstream.profile.name}@{urlsplit(upstream.base_url).hostname}"
 
-    def resolve_reasoning(item: dict[str, Any]) -> str | None:
+    def resolve_reasoning(item: dict[str, Any]) -> Reasoning | None:
         blob = item.get("encrypted_content")
         if blob:
-            text = seal.unseal(blob, provider=provider_tag)
-            if text is not None:
-                return text
+            opened = seal.unseal_reasoning(blob, provider=provider_tag)
+            if opened is not None:
+                return opened
             logger.info("ignored reasoning item %s: encrypted_content not sealed by this "
                         "gateway for %s", item.get("id"), provider_tag)
             if isinstance(blob, str) and blob.startswith(SEALED_PREFIX):
                 return None  # ours, for another provider: its plain text must not go there
-        return reasoning_text_of(item)
+        text = reasoning_text_of(item)
+        return Reasoning(text) if text is not None else None
 
-    def seal_reasoning(text: str, /, extras: dict[str, Any] | None = None) -> str:
-        return seal.seal(text, provider=provider_tag, model=model, nonce=os.urandom(12),
-                         extras=extras)
+    def seal_reasoning(reasoning: Reasoning, /, extras: dict[str, Any] | None = None) -> str:
+        return seal.seal(reasoning.text, provider=provider_tag, model=model,
+                         nonce=os.urandom(12), extras=extras, via=reasoning.via,
+                         details=reasoning.details)
 
     def resolve_extras(item: dict[str, Any]) -> dict[str, Any]:
         return seal.unseal_extras(item.get("encrypted_content"), provider=provider_tag)
@@ -297,15 +374,25 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
             logger.info("ignored compaction item %s: not sealed by this gateway", item.get("id"))
         return messages
 
+    whole = create
     if conversation is not None:
-        create = _with_input(create, [*conversation.items, *create.input])
-    chat = to_chat_request(create, upstream.profile, upstream_model=model, history=history,
-                           reject_unsupported_tools=settings.unsupported_tools == "error",
-                           resolve_reasoning=resolve_reasoning,
-                           expand_compaction=expand_compaction, stream=stream_upstream,
-                           resolve_extras=resolve_extras)
-    if conversation is not None:
-        create = _with_input(create, items)
+        whole = _with_input(create, [*conversation.items, *create.input])
+
+    def translate() -> ChatRequest:
+        """The chat request, shaped by the profile and all the upstream has taught us."""
+        fixes = lessons.fixes(upstream.name, model)
+        profile = taught.profile_for(upstream.profile, fixes)
+        stream = stream_upstream if stream_upstream is not None else (
+            True if profile.stream_upstream else None)
+        chat = to_chat_request(whole, profile, upstream_model=model, history=history,
+                               reject_unsupported_tools=settings.unsupported_tools == "error",
+                               resolve_reasoning=resolve_reasoning,
+                               expand_compaction=expand_compaction, stream=stream,
+                               resolve_extras=resolve_extras,
+                               reasoning_seen=lessons.reasoning_seen(upstream.name, model))
+        return dataclasses.replace(chat, body=taught.apply(chat.body, fixes)) if fixes else chat
+
+    chat = translate()
     if chat.dropped_tools:
         logger.warning("dropped hosted tools that upstream %s cannot run: %s", upstream.name,
                        ", ".join(chat.dropped_tools))
@@ -320,8 +407,26 @@ async def prepare_generation(app: web.Application, create: CreateRequest, *,
     client = UpstreamClient(app[session_key], upstream, settings.timeouts, app.get(slots_key))
     observe.note_route(create.model, upstream.name, stream=create.stream,
                        response_id=machine.response_id)
-    return Generation(create=create, upstream=upstream, chat=chat, machine=machine,
-                      client=client, store=store, conversation=conversation)
+    generation = Generation(create=create, upstream=upstream, chat=chat, machine=machine,
+                            client=client, store=store, lessons=lessons, model=model, owner=owner,
+                            conversation=conversation, retranslate=translate)
+    if generation.persistent and store is not None:
+        _check_stored_size(generation, store, history, request_bytes)
+    return generation
+
+
+def _check_stored_size(generation: Generation, store: ResponseStore,
+                       history: list[dict[str, Any]], request_bytes: int | None) -> None:
+    """Refuse, before anything goes upstream, a response whose record would already be over
+    the per-record limit without its output. This turn's input is stored once
+    (store/dedup.py), so it counts once: as the request's size when known."""
+    turn = (len(orjson.dumps(generation.listed_input)) if request_bytes is None
+            else request_bytes)
+    size = turn + (len(orjson.dumps(history)) if history else 0)
+    if generation.conversation is not None:
+        size += len(orjson.dumps(generation.conversation.items))
+    if size > store.max_record_bytes:
+        raise too_large(size, store.max_record_bytes, "input")
 
 
 def _with_input(create: CreateRequest, items: list[dict[str, Any]]) -> CreateRequest:
@@ -350,14 +455,13 @@ def _check_stateful(create: CreateRequest, store: ResponseStore | None) -> None:
                              param="store", code="invalid_value")
 
 
-async def _load_history(create: CreateRequest, store: ResponseStore | None
-                        ) -> tuple[list[dict[str, Any]], Conversation | None,
-                                   list[dict[str, Any]]]:
+async def _load_history(create: CreateRequest, store: ResponseStore | None, owner: str
+                        ) -> tuple[list[dict[str, Any]], Conversation | None]:
     if store is None:
-        return [], None, create.input
+        return [], None
     previous_id = create.body.get("previous_response_id")
     if previous_id:
-        record = await store.get(previous_id)
+        record = await store.get_owned(previous_id, owner)
         if record is None:
             raise NotFound(f"Previous response with id '{previous_id}' not found.",
                            param="previous_response_id", code="previous_response_not_found")
@@ -366,16 +470,16 @@ async def _load_history(create: CreateRequest, store: ResponseStore | None
         if record.status in ("queued", "in_progress"):
             raise InvalidRequest(f"Previous response '{previous_id}' is still in progress.",
                                  param="previous_response_id", code="previous_response_pending")
-        return record.messages, None, create.input
+        return record.messages, None
     ref = create.body.get("conversation")
     conversation_id = ref.get("id") if isinstance(ref, dict) else ref
     if conversation_id:
         if not isinstance(conversation_id, str):
             raise InvalidRequest("'conversation' must be an id or {\"id\": ...}.",
                                  param="conversation", code="invalid_type")
-        conversation = await store.get_conversation(conversation_id)
+        conversation = await store.get_conversation_owned(conversation_id, owner)
         if conversation is None:
             raise NotFound(f"Conversation with id '{conversation_id}' not found.",
                            param="conversation", code="conversation_not_found")
-        return [], conversation, create.input
-    return [], None, create.input
+        return [], conversation
+    return [], None

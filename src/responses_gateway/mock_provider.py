@@ -30,6 +30,7 @@ from aiohttp import web
 
 from .mock_quirks import (
     ERROR_TYPES,
+    MIDSTREAM_REFUSAL,
     QUIRKS as _BASE_QUIRKS,
     MockError as _Error,
     call_reasoning,
@@ -445,6 +446,8 @@ def _frames(body: dict[str, Any], reply: _Reply, completion_id: str) -> list[dic
     if reply.cut == "fail":
         frames.append({"error": {"message": "mock upstream failure mid-stream",
                                  "type": "server_error", "code": "mock_midstream"}})
+    if "midstream-400" in reply.quirks:  # mock_quirks.ADAPTIVE_QUIRKS
+        frames = [*frames[:3], MIDSTREAM_REFUSAL]
     return frames
 
 

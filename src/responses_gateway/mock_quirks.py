@@ -15,8 +15,24 @@ from typing import Any, Mapping
 import orjson
 from aiohttp import web
 
-__all__ = ["ERROR_TYPES", "QUIRKS", "MockError", "call_reasoning", "check_auth", "check_body",
-           "check_message", "thinks"]
+__all__ = ["ADAPTIVE_QUIRKS", "ERROR_TYPES", "MIDSTREAM_REFUSAL", "QUIRKS", "MockError", "call_reasoning",
+           "check_auth", "check_body", "check_message", "thinks"]
+
+# -- Reasoning that must come back in the field it went out in (issue 10 item 1, adaptive) ---
+# A separate block. With mock_rules' `reasoning-field` (and `reasoning-details`) mock-think's
+# reasoning goes out as `reasoning` (and `reasoning_details`); these quirks demand it back
+# there, exactly. Checked by `check_adaptive_message`.
+ADAPTIVE_QUIRKS = MappingProxyType({
+    "verify-reasoning": "tool-call turns must carry their own reasoning under `reasoning`",
+    "verify-reasoning-details": "... under `reasoning_details`, unchanged",
+    "midstream-400": "streams break off after two chunks with an in-band 400 naming a field",
+})
+# What `midstream-400` sends after the first chunks: a refusal the gateway could fix, but only
+# after bytes reached the client, when it must not retry.
+MIDSTREAM_REFUSAL = {"error": {"message": "Unrecognized request argument supplied: "
+                               "stream_options", "type": "invalid_request_error",
+                               "param": "stream_options", "code": None}}
+# -- end of the adaptive block ---------------------------------------------------------------
 
 QUIRKS = frozenset({
     "no-developer",               # role `developer` rejected (DeepSeek)
@@ -32,7 +48,7 @@ QUIRKS = frozenset({
     "enable-thinking",            # DashScope: enable_thinking (default off) + thinking_budget only
     "deepseek-thinking",          # DeepSeek: thinking {"type": enabled|disabled} only; default on
     "no-reasoning-replay",        # `reasoning_content` on input messages rejected (OpenAI-style)
-})
+}) | frozenset(ADAPTIVE_QUIRKS)
 ERROR_TYPES = MappingProxyType({
     400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
     429: "rate_limit_error", 500: "server_error", 503: "service_unavailable_error",
@@ -146,6 +162,7 @@ def check_message(i: int, message: dict[str, Any], quirks: frozenset[str]) -> No
         raise MockError(f"Missing `reasoning_content` field in the assistant message at "
                         f"message index {i}. In thinking mode it must be passed back with tool "
                         "calls.", where)
+    check_adaptive_message(i, message, quirks)
     if calls and "verify-reasoning-content" in quirks:
         # Stricter than any provider: the exact reasoning this mock produced must come back,
         # so a placeholder cannot pass for a real round trip.
@@ -160,3 +177,25 @@ def _has_schema_key(node: Any) -> bool:
     if isinstance(node, dict):
         return "$schema" in node or any(_has_schema_key(value) for value in node.values())
     return isinstance(node, list) and any(_has_schema_key(value) for value in node)
+
+
+# -- the adaptive block (see ADAPTIVE_QUIRKS) -------------------------------------------------
+
+def check_adaptive_message(i: int, message: dict[str, Any], quirks: frozenset[str]) -> None:
+    """Tool-call turns must bring back their own reasoning, under the field it went out in."""
+    calls = message.get("tool_calls")
+    if not calls or not str(calls[0].get("id", "")).startswith("call_mock_"):
+        return  # only what this mock produced can be demanded back
+    expected = call_reasoning(calls[0].get("id", ""))
+    if "verify-reasoning" in quirks and message.get("reasoning") != expected:
+        raise MockError(f"The assistant message at index {i} must carry its own reasoning "
+                        f"{expected!r} in 'reasoning', got {message.get('reasoning')!r}.",
+                        f"messages[{i}].reasoning")
+    if "verify-reasoning-details" in quirks:
+        # As mock_rules' `reasoning-details` sends it.
+        wanted = [{"type": "reasoning.text", "text": expected, "format": "unknown", "index": 0}]
+        if message.get("reasoning_details") != wanted:
+            raise MockError(f"The assistant message at index {i} must carry its own "
+                            f"reasoning_details unchanged, got "
+                            f"{message.get('reasoning_details')!r}.",
+                            f"messages[{i}].reasoning_details")

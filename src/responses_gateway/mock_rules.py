@@ -51,7 +51,7 @@ RULE_QUIRKS = frozenset({
     "minimax-replay",       # stricter than MiniMax: the `<think>` text must come back as it was
 })
 
-# The quirks that make the mock act like each profile's provider.
+# The quirks that make the mock act like each profile's provider (and a few variants).
 PRESETS: Mapping[str, frozenset[str]] = MappingProxyType({name: frozenset(quirks) for name, quirks in {
     "openai": ("max-completion-tokens", "no-reasoning-replay"),
     "azure": ("azure", "max-completion-tokens", "no-reasoning-replay"),
@@ -59,19 +59,22 @@ PRESETS: Mapping[str, frozenset[str]] = MappingProxyType({name: frozenset(quirks
     "deepseek": ("string-content", "no-developer", "no-schema-key", "deepseek-thinking",
                  "deepseek-v4", "deepseek-r1"),
     "moonshot": ("no-finish-reason", "no-developer", "no-schema-key", "kimi-thinking"),
-    "vllm": ("think-tags", "no-developer", "no-reasoning-replay"),
+    "vllm": ("no-developer", "reasoning-field", "verify-reasoning"),
     "ollama": ("think-tags", "no-developer", "no-schema-key", "no-reasoning-replay"),
     "openrouter": ("no-developer", "reasoning-field", "reasoning-details",
                    "openrouter-reasoning"),
     "groq": ("no-developer", "reasoning-field", "groq-fields"),
-    "together": ("no-developer", "reasoning-field", "no-reasoning-replay"),
+    "together": ("no-developer", "reasoning-field", "verify-reasoning"),
     "fireworks": ("no-developer",),
-    "mistral": ("no-developer", "hidden-reasoning", "mistral-schema",
+    "mistral": ("no-developer", "thinking-parts", "mistral-schema",
                 "mistral-tool-ids"),
     "gemini": ("no-developer", "hidden-reasoning", "gemini-signatures", "gemini-fields"),
     "xai": ("no-developer", "xai-effort", "no-reasoning-replay"),
     "zhipu": ("no-developer", "deepseek-thinking", "glm-messages"),
     "minimax": ("no-developer", "think-tags", "minimax-replay", "no-reasoning-replay"),
+    # Not a profile: vLLM before v0.11 (`reasoning_content` out, and wanted back), for the
+    # `vllm` profile's "follow what the server sends".
+    "vllm-legacy": ("no-developer", "verify-reasoning-content"),
     "ark": ("no-developer", "ark-thinking"),
     "siliconflow": ("no-developer", "enable-thinking", "siliconflow-thinking"),
     "anthropic": ("hidden-reasoning", "anthropic-thinking", "no-reasoning-replay"),
@@ -80,6 +83,8 @@ PRESETS: Mapping[str, frozenset[str]] = MappingProxyType({name: frozenset(quirks
     "lmstudio": ("no-developer", "reasoning-field", "no-reasoning-replay"),
     "tgi": ("no-developer", "think-tags", "object-arguments", "no-reasoning-replay"),
     "generic": ("no-developer", "no-reasoning-replay"),
+    # A provider without a profile that wants its reasoning back (DeepSeek V4's rule).
+    "adaptive": ("no-developer", "deepseek-v4"),
 }.items()})
 
 # Real model names the mock serves like one of its own (for rules that depend on the model).

@@ -228,8 +228,19 @@ OPTIONS: tuple[Option, ...] = (
          help="seconds stored responses and conversations are kept"),
     _opt("--store-max-entries", dest="store_max_entries", group="store",
          env="STORE_MAX_ENTRIES", kind="int", default=100_000, minimum=1, metavar="N",
-         help="the most responses kept; the oldest (by first write) go first. SQLite checks "
-              "the bound every few inserts, so it may hold up to 5 % more"),
+         help="the most responses and conversations kept per client key; the key's oldest "
+              "(responses by first write, conversations by last write) go first, never "
+              "another key's"),
+    _opt("--store-max-key-bytes", dest="store_max_key_bytes", group="store",
+         env="STORE_MAX_KEY_BYTES", kind="int", default=1 << 30, minimum=1, metavar="BYTES",
+         default_text="`1073741824` (1 GiB)",
+         help="the most bytes of stored responses and conversations per client key; beyond "
+              "it the key's oldest go first, never another key's"),
+    _opt("--store-max-response-bytes", dest="store_max_response_bytes", group="store",
+         env="STORE_MAX_RESPONSE_BYTES", kind="int", default=128 << 20, minimum=1,
+         metavar="BYTES", default_text="`134217728` (128 MiB)",
+         help="the largest one stored response or conversation may be; a stored request "
+              "beyond it is refused with 400 before anything is sent upstream"),
     _opt("--run-lease", dest="run_lease", group="store", env="RUN_LEASE", kind="float",
          default=30.0, positive=True, metavar="S",
          help="a background run that has not renewed its lease for this many seconds (its "

@@ -18,6 +18,7 @@ from .store import ResponseStore, StoredResponse
 from .store.base import TERMINAL_EVENTS
 from .rendering import json_response, list_page
 from .streaming import send_sse
+from .tenancy import owner_of
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +29,10 @@ _RECHECK = 1.0  # seconds without events after which a replay checks on the run
 
 
 async def _record(request: web.Request) -> StoredResponse:
+    """The response named in the path, if it belongs to the caller (else 404)."""
     store = require_store(request.app, "Stored responses")
     response_id = request.match_info["response_id"]
-    record = await store.get(response_id)
+    record = await store.get_owned(response_id, owner_of(request))
     if record is None:
         raise NotFound(f"Response with id '{response_id}' not found.", param="response_id",
                        code="response_not_found")
@@ -85,12 +87,12 @@ async def _replay(store: ResponseStore, record: StoredResponse,
 async def delete_response(request: web.Request) -> web.Response:
     """DELETE /v1/responses/{id}."""
     store = require_store(request.app, "Stored responses")
-    response_id = request.match_info["response_id"]
-    record = await store.get(response_id)
+    record = await _record(request)
+    response_id = record.id
     if not await store.delete(response_id):
         raise NotFound(f"Response with id '{response_id}' not found.", param="response_id",
                        code="response_not_found")
-    if record is not None and record.status in ("queued", "in_progress"):
+    if record.status in ("queued", "in_progress"):
         # Stop the run wherever it is (the flag outlives the record); the runner sees the
         # record gone and does not store it again.
         await store.request_cancel(response_id)

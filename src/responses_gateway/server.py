@@ -19,7 +19,9 @@ from aiohttp import web
 from .admission import Admission, admission_key, admission_middleware
 from .appkeys import (
     keyring_key,
+    lessons_key,
     metrics_key,
+    owner_secret_key,
     runs_key,
     seal_key,
     session_key,
@@ -31,6 +33,7 @@ from .appkeys import (
 from .background import track_runs
 from .browser import BrowserPolicy, browser_middleware, browser_policy_key
 from .config import Settings
+from .lessons import Lessons
 from .protocol.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -52,6 +55,7 @@ from .retrieval import cancel_response, delete_response, get_response, list_inpu
 from .shutdown import Shutdown, drain
 from .store import ResponseStore, open_store
 from .storehealth import StoreHealth, outage_of, store_health_key
+from .tenancy import owner_secret, presented_key
 from .translate.reasoning import ReasoningSeal
 from .upstream import PoolSlots, create_session
 from .views import create_response, health, list_models
@@ -90,6 +94,8 @@ def create_app(settings: Settings) -> web.Application:
         app[metrics_key] = metrics
     app.on_response_prepare.append(add_request_id)
     app[seal_key] = ReasoningSeal(settings.reasoning_key or os.urandom(32))
+    app[lessons_key] = Lessons()
+    app[owner_secret_key] = owner_secret(app[seal_key].key)
     app[shutdown_key] = Shutdown(settings.shutdown_timeout)
     app.on_shutdown.append(_drain)
     app.cleanup_ctx.append(_client_session)
@@ -148,7 +154,9 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
 async def _response_store(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     store = open_store(settings.store_url, ttl=settings.store_ttl,
-                       max_entries=settings.store_max_entries)
+                       max_entries=settings.store_max_entries,
+                       max_owner_bytes=settings.store_max_key_bytes,
+                       max_record_bytes=settings.store_max_response_bytes)
     purger = None
     if store is not None:
         metrics = app.get(metrics_key)
@@ -240,7 +248,7 @@ async def _auth_middleware(request: web.Request, handler: Handler) -> web.Stream
     if not ring.required:
         _name_key(request, "default")
     elif request.path not in _PUBLIC_PATHS:
-        presented = _presented_key(request)
+        presented = presented_key(request)
         if presented is None:
             raise AuthenticationFailed("Missing API key: send 'Authorization: Bearer <key>'.")
         matched = ring.match(presented)
@@ -270,17 +278,10 @@ async def metrics_view(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
     token = settings.metrics_token
     if token:
-        presented = _presented_key(request) or ""
+        presented = presented_key(request) or ""
         if not hmac.compare_digest(presented.encode(), token.encode()):
             raise AuthenticationFailed("/metrics needs the metrics token: send "
                                        "'Authorization: Bearer <token>'.")
     body = request.app[metrics_key].exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
-
-def _presented_key(request: web.Request) -> str | None:
-    auth = request.headers.get("Authorization", "")
-    scheme, _, value = auth.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return request.headers.get("api-key") or None

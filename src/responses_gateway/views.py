@@ -17,6 +17,7 @@ from .protocol.errors import UpstreamError
 from .protocol.reasoning_events import raw_reasoning_events
 from .protocol.requests import parse_create_request
 from .rendering import json_response
+from .tenancy import owner_of
 from .storehealth import store_health_key
 from .streaming import ClientLeft, complete_supervised, send_sse
 from .upstream import UpstreamClient
@@ -28,12 +29,14 @@ logger = logging.getLogger(__name__)
 
 async def create_response(request: web.Request) -> web.StreamResponse:
     """POST /v1/responses: JSON or SSE (chosen by the body's `stream`), or a background run."""
-    create = parse_create_request(await request.read())
+    raw = await request.read()
+    create = parse_create_request(raw)
     raw_reasoning = raw_reasoning_events(request.headers)
     if create.stream:
         claim_stream(request)
     await _require_store(request, create.store or create.background)
-    generation = await prepare_generation(request.app, create,
+    generation = await prepare_generation(request.app, create, owner=owner_of(request),
+                                          request_bytes=len(raw),
                                           stream_upstream=True if create.background else None,
                                           raw_reasoning=raw_reasoning)
     if create.background:

@@ -23,6 +23,7 @@ from .protocol.errors import GatewayError, InvalidRequest, ServerShuttingDown
 from .protocol.reasoning_events import raw_reasoning_events
 from .protocol.requests import validate_create_request
 from .store import StoredResponse
+from .tenancy import owner_of
 from .storehealth import outage_of, store_health_key
 from .streaming import ClientLeft, client_gone, supervised
 
@@ -66,7 +67,8 @@ async def _turn(request: web.Request, ws: web.WebSocketResponse, data: str,
         health = request.app.get(store_health_key)
         if create.store and health is not None:
             await health.require()
-        generation = await prepare_generation(request.app, create, local=local,
+        generation = await prepare_generation(request.app, create, owner=owner_of(request),
+                                              request_bytes=len(data), local=local,
                                               raw_reasoning=raw_reasoning)
         failed = False
         # No keep-alives (WebSocket pings do that); a client that leaves or a shutdown past

@@ -281,13 +281,14 @@ def test_responses_only_field_is_not_forwarded(client: openai.OpenAI, mock_log: 
                                                key: str) -> None:
     body = _sent(client, mock_log, extra_body={key: RESPONSES_ONLY[key]})
     assert key not in body
-    assert "reasoning_effort" not in body
+    # The default (adaptive) profile forwards only the effort, as `reasoning_effort`.
+    assert body.get("reasoning_effort") == ("low" if key == "reasoning" else None)
 
 
 def test_all_responses_only_fields_together_still_succeed(client: openai.OpenAI,
                                                           mock_log: MockLog) -> None:
     body = _sent(client, mock_log, extra_body=RESPONSES_ONLY)
-    assert set(body) <= {"model", "messages"}
+    assert set(body) <= {"model", "messages", "reasoning_effort"}
 
 
 def test_empty_tools_and_tool_choice_are_not_forwarded(client: openai.OpenAI,

@@ -63,7 +63,7 @@ class Spec:
     knob_none: dict[str, Any] = field(default_factory=dict)  # for reasoning.effort "none"
     none_stops_thinking: bool = False  # with effort "none" the model gives no reasoning
     shows_reasoning: bool = True  # the provider returns the model's reasoning
-    replay: bool = False  # earlier reasoning goes back as reasoning_content
+    replay: str | None = None  # the field earlier reasoning goes back in ("think": content)
     placeholder: str | None = None  # reasoning_content of a tool-call turn without reasoning
     string_content: bool = False  # text-only content arrays are sent as one string
     stream_usage: bool = True  # stream_options.include_usage is sent
@@ -80,6 +80,7 @@ def _thinking(kind: str, **extra: Any) -> dict[str, Any]:
 
 
 _BUDGET = {"enable_thinking": True, "thinking_budget": 32768}
+RC = "reasoning_content"
 SPECS: dict[str, Spec] = {
     "openai": Spec(developer=True, limit_field="max_completion_tokens",
                    knob_high=_effort("high"), knob_none=_effort("none")),
@@ -87,48 +88,50 @@ SPECS: dict[str, Spec] = {
                   knob_high=_effort("high"), knob_none=_effort("none"), azure=True),
     "dashscope": Spec(strips_schema=True, knob_high=_BUDGET,
                       knob_none={"enable_thinking": False}, none_stops_thinking=True,
-                      replay=True),
+                      replay=RC),
     "deepseek": Spec(strips_schema=True, json_mode=True, knob_high=_thinking("enabled"),
-                     knob_none=_thinking("disabled"), none_stops_thinking=True, replay=True,
+                     knob_none=_thinking("disabled"), none_stops_thinking=True, replay=RC,
                      placeholder="", string_content=True),
     "moonshot": Spec(limit_field="max_completion_tokens", strips_schema=True,
                      knob_high=_thinking("enabled"), knob_none=_thinking("disabled"),
-                     none_stops_thinking=True, replay=True, placeholder="(reasoning omitted)"),
+                     none_stops_thinking=True, replay=RC, placeholder="(reasoning omitted)"),
     # They know only low/medium/high: "none" is left out rather than sent.
-    "vllm": Spec(knob_high=_effort("high")),
+    "vllm": Spec(knob_high=_effort("high"), replay="reasoning"),
     "ollama": Spec(strips_schema=True, knob_high=_effort("high")),
     "openrouter": Spec(knob_high={"reasoning": {"effort": "high"}},
-                       knob_none={"reasoning": {"enabled": False}}),
+                       knob_none={"reasoning": {"enabled": False}}, replay="reasoning_details"),
     "groq": Spec(knob_high=_effort("high")),
-    "together": Spec(knob_high=_effort("high")),
-    "fireworks": Spec(knob_high=_effort("high"), knob_none=_effort("none"), replay=True),
-    "mistral": Spec(knob_high=_effort("high"), knob_none=_effort("none"), shows_reasoning=False,
-                    stream_usage=False),
+    "together": Spec(knob_high=_effort("high"), replay="reasoning"),
+    "fireworks": Spec(knob_high=_effort("high"), knob_none=_effort("none"), replay=RC),
+    "mistral": Spec(knob_high=_effort("high"), knob_none=_effort("none"), stream_usage=False),
     "gemini": Spec(strips_schema=True, knob_high=_effort("high"), knob_none=_effort("none"),
                    shows_reasoning=False),
     "xai": Spec(knob_high=_effort("high"), knob_none=_effort("none"), think_model="grok-3-mini"),
     "zhipu": Spec(knob_high=_thinking("enabled", clear_thinking=False),
-                  knob_none=_thinking("disabled"), none_stops_thinking=True, replay=True,
+                  knob_none=_thinking("disabled"), none_stops_thinking=True, replay=RC,
                   stream_usage=False),
-    "minimax": Spec(limit_field="max_completion_tokens"),
+    "minimax": Spec(limit_field="max_completion_tokens", replay="think"),
     "ark": Spec(knob_high=_thinking("enabled"), knob_none=_thinking("disabled"),
-                none_stops_thinking=True, replay=True),
+                none_stops_thinking=True, replay=RC),
     "siliconflow": Spec(knob_high=_BUDGET, knob_none={"enable_thinking": False},
-                        none_stops_thinking=True, replay=True),
+                        none_stops_thinking=True, replay=RC),
     "anthropic": Spec(json_mode=True, knob_high=_thinking("enabled", budget_tokens=16384),
                       knob_none=_thinking("disabled"), none_stops_thinking=True,
                       shows_reasoning=False),
-    "sglang": Spec(knob_high=_effort("high"), replay=True),
-    "llamacpp": Spec(replay=True, json_object_schema=True),
+    "sglang": Spec(knob_high=_effort("high"), replay=RC),
+    "llamacpp": Spec(replay=RC, json_object_schema=True),
     "lmstudio": Spec(knob_high=_effort("high")),
     "tgi": Spec(),
     "generic": Spec(),
+    # Reasoning goes back in the field the provider used (reasoning_content here); "" on
+    # turns without any once the provider was seen using it (earlier tests here did).
+    "adaptive": Spec(knob_high=_effort("high"), replay=RC, placeholder=""),
 }
 ALL = list(SPECS)
 
 
 def test_every_profile_has_a_spec_and_a_mock_preset() -> None:
-    assert set(SPECS) == set(PROFILES) == set(PRESETS)
+    assert set(SPECS) == set(PROFILES) and set(PROFILES) <= set(PRESETS)
 
 
 @dataclass
@@ -140,6 +143,7 @@ class Stack:
     log: "ProfileLog"
     client: openai.OpenAI
     http: httpx2.Client
+    mock: Server
 
     def model(self, name: str) -> str:
         """The client's name for a provider model on this profile's upstream."""
@@ -168,11 +172,13 @@ def _config(mock_url: str) -> str:
     """One [[upstreams]] table per profile; `<profile>/<model>` names route to it."""
     models = [*MODELS, "deepseek-reasoner", "grok-3-mini", "grok-4"]
     tables = []
-    for name in ALL:
+    # Each profile on its provider's preset, and variants: vllm on an old vLLM.
+    for name, preset, profile in [*((name, name, name) for name in ALL),
+                                  ("vllm-legacy", "vllm-legacy", "vllm")]:
         aliases = ", ".join(f'"{name}/{model}" = "{model}"' for model in models)
-        version = f'api_version = "{AZURE_VERSION}"\n' if SPECS[name].azure else ""
-        tables.append(f'[[upstreams]]\nname = "{name}"\nbase_url = "{mock_url}/{name}/v1"\n'
-                      f'api_key_env = "PROFILES_UPSTREAM_KEY"\nprofile = "{name}"\n{version}'
+        version = f'api_version = "{AZURE_VERSION}"\n' if profile == "azure" else ""
+        tables.append(f'[[upstreams]]\nname = "{name}"\nbase_url = "{mock_url}/{preset}/v1"\n'
+                      f'api_key_env = "PROFILES_UPSTREAM_KEY"\nprofile = "{profile}"\n{version}'
                       f"aliases = {{ {aliases} }}\nmodels = []\n")
     return "\n".join(tables)
 
@@ -205,7 +211,7 @@ def stacks(shared: tuple[Server, Server]) -> Iterator[dict[str, Stack]]:
         openai.OpenAI(base_url=gateway.url + "/v1", api_key=CLIENT_KEY, max_retries=0,
                       timeout=30, _strict_response_validation=True),
         httpx2.Client(base_url=gateway.url, timeout=30,
-                      headers={"Authorization": f"Bearer {CLIENT_KEY}"})) for name in ALL}
+                      headers={"Authorization": f"Bearer {CLIENT_KEY}"}), mock) for name in ALL}
     yield result
     for stack in result.values():
         stack.client.close()
@@ -401,15 +407,6 @@ def test_text_parts(stacks: dict[str, Stack], profile: str) -> None:
                                    {"type": "text", "text": "two"}]
 
 
-# MiniMax wants its `<think>` text back in the content; sending reasoning back under the field
-# the provider used (translate/reasoning_fields, issue 10 item 1) does that.
-_THINK_REPLAY = pytest.mark.xfail(strict=True, reason="needs reasoning sent back as <think>")
-
-
-def _xfail_minimax(profile: str) -> Any:
-    return pytest.param(profile, marks=_THINK_REPLAY) if profile == "minimax" else profile
-
-
 def _turn(stack: Stack, stream: bool, **request: Any) -> Any:
     if stream:
         with stack.client.responses.stream(**request) as events:
@@ -419,7 +416,7 @@ def _turn(stack: Stack, stream: bool, **request: Any) -> Any:
 
 @pytest.mark.parametrize("stored", [False, True], ids=["stateless", "stored"])
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
-@pytest.mark.parametrize("profile", [_xfail_minimax(name) for name in ALL])
+@pytest.mark.parametrize("profile", ALL)
 def test_tool_loop_with_reasoning(stacks: dict[str, Stack], profile: str, stream: bool,
                                   stored: bool) -> None:
     """Two turns of a tool loop with reasoning on. Stateless: Codex's way (store false, the
@@ -455,10 +452,15 @@ def test_tool_loop_with_reasoning(stacks: dict[str, Stack], profile: str, stream
     (tool,) = messages_of(stack, "tool")
     assert [c["id"] for c in assistant["tool_calls"]] == [tool["tool_call_id"]]
     assert tool["content"] == "sunny"
-    if stack.spec.replay:
-        assert assistant["reasoning_content"].strip() == f"Let me think about {call.call_id}."
-    else:
-        assert "reasoning_content" not in assistant
+    thought = f"Let me think about {call.call_id}."
+    fields = {"reasoning_content", "reasoning", "reasoning_details"} & set(assistant)
+    if stack.spec.replay == "think":
+        assert assistant["content"].startswith(f"<think>\n{thought}\n</think>")
+    elif stack.spec.replay == "reasoning_details":
+        assert [d["text"] for d in assistant["reasoning_details"]] == [thought]
+    elif stack.spec.replay:
+        assert assistant[stack.spec.replay].strip() == thought
+    assert fields == ({stack.spec.replay} - {"think"} if stack.spec.replay else set())
 
 
 @pytest.mark.parametrize("profile", ALL)
@@ -480,10 +482,12 @@ def test_foreign_reasoning_is_not_trusted(stacks: dict[str, Stack], profile: str
     assert response.output_text == "Tool result: sunny"
     (assistant,) = messages_of(stack, "assistant")
     assert "forged" not in orjson.dumps(stack.log.last_body()).decode()
-    if stack.spec.replay and stack.spec.placeholder is not None:
-        assert assistant["reasoning_content"] == stack.spec.placeholder
+    if profile == "adaptive":  # a placeholder only once the provider showed its field
+        assert assistant.get("reasoning_content", "") == ""
+    elif stack.spec.replay and stack.spec.placeholder is not None:
+        assert assistant[stack.spec.replay] == stack.spec.placeholder
     else:
-        assert "reasoning_content" not in assistant
+        assert not {"reasoning_content", "reasoning", "reasoning_details"} & set(assistant)
 
 
 # -- particular providers -----------------------------------------------------------------------
@@ -529,24 +533,40 @@ def test_deepseek_v4_gets_reasoning_content_on_every_assistant_turn(
     assert assistant == {"role": "assistant", "content": "Hello.", "reasoning_content": ""}
 
 
-def test_legacy_deepseek_reasoner_never_gets_reasoning_content(
-        stacks: dict[str, Stack]) -> None:
-    stack = use(stacks, "deepseek")
-    model = stack.model("deepseek-reasoner")
+def stateless_tool_loop(stack: Stack, model: str) -> dict[str, Any]:
+    """Two turns of a tool loop, Codex's way; the assistant message the provider got back."""
     ask = {"role": "user", "content": "Weather in Paris? Use the tool."}
     first = stack.client.responses.create(model=model, tools=[WEATHER_TOOL], store=False,
                                           input=[ask])
     call = first.output[-1]
     assert call.type == "function_call"
-    second = stack.client.responses.create(model=model, tools=[WEATHER_TOOL], store=False,
-                                           input=[ask, *[item.model_dump(exclude_none=True)
-                                                         for item in first.output],
-                                                  {"type": "function_call_output",
-                                                   "call_id": call.call_id,
-                                                   "output": "sunny"}])
+    replayed = [item.model_dump(exclude_none=True) for item in first.output]
+    second = stack.client.responses.create(model=model, tools=[WEATHER_TOOL], store=False, input=[
+        ask, *replayed, {"type": "function_call_output", "call_id": call.call_id,
+                         "output": "sunny"}])
     assert second.output_text == "Tool result: sunny"
     (assistant,) = messages_of(stack, "assistant")
+    return assistant
+
+
+def test_legacy_deepseek_reasoner_never_gets_reasoning_content(
+        stacks: dict[str, Stack]) -> None:
+    stack = use(stacks, "deepseek")
+    assistant = stateless_tool_loop(stack, stack.model("deepseek-reasoner"))
     assert "reasoning_content" not in assistant
+
+
+@pytest.mark.parametrize(("upstream", "field"), [("vllm", "reasoning"),
+                                               ("vllm-legacy", "reasoning_content")])
+def test_vllm_gets_reasoning_back_in_the_field_the_server_sent(stacks: dict[str, Stack],
+                                                               upstream: str, field: str) -> None:
+    """vLLM >= 0.11 reads `reasoning` (and ignored `reasoning_content` for a while); older
+    servers send and read `reasoning_content`. Both mocks reject anything else back."""
+    stack = use(stacks, "vllm")
+    stack = Stack(upstream, stack.spec, ProfileLog(stack.mock, upstream), stack.client,
+                  stack.http, stack.mock)
+    assistant = stateless_tool_loop(stack, f"{upstream}/mock-think")
+    assert {"reasoning", "reasoning_content"} & set(assistant) == {field}
 
 
 def test_xai_effort_only_for_models_that_take_it(stacks: dict[str, Stack]) -> None:
@@ -621,7 +641,7 @@ def test_gemini_calls_without_a_signature_get_the_validator_bypass(
         "google": {"thought_signature": "skip_thought_signature_validator"}}
 
 
-@pytest.mark.parametrize("profile", ["vllm", "ollama", "minimax", "tgi"])
+@pytest.mark.parametrize("profile", ["ollama", "minimax", "tgi"])
 def test_think_tags_become_reasoning_streaming(stacks: dict[str, Stack], profile: str) -> None:
     stack = use(stacks, profile)
     response, frames = post_stream(stack.http, {"model": stack.think, "input": "ponder",

@@ -129,9 +129,7 @@ def test_max_entries_evicts_oldest(make_store: StoreFactory) -> None:
     _run(make_store, body, max_entries=3)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "redis"])
 def test_replace_keeps_first_insert_order(make_store: StoreFactory) -> None:
-    # MemoryStore moves a replaced record to the newest end, so this is not (yet) contract.
     async def body(store: ResponseStore) -> None:
         for n in range(3):
             await store.put(_record(f"resp_{n}"))
@@ -299,3 +297,179 @@ def test_concurrent_conversation_appends_keep_every_item(make_store: Any) -> Non
             await store.close()
 
     asyncio.run(main())
+
+
+# -- tenancy: owners, per-owner bounds, record size, the item index ------------------------
+def _owned(rid: str, owner: str, *, pad: int = 0, **extra: Any) -> StoredResponse:
+    record = _record(rid, **extra)
+    record.owner = owner
+    record.response["output"] = [{"id": f"out_{rid}", "type": "message", "role": "assistant",
+                                  "content": [{"type": "output_text", "text": "x" * pad}]}]
+    record.input_items = [{"id": f"in_{rid}", "type": "message", "role": "user",
+                           "content": [{"type": "input_text", "text": "hi"}]}]
+    return record
+
+
+def test_owner_round_trips_and_gates_reads(make_store: StoreFactory) -> None:
+    conversation = Conversation(id="conv_a", created_at=1, owner="alice",
+                                items=[{"id": "ci_1", "type": "message", "role": "user"}],
+                                expires_at=time.time() + 3600)
+
+    async def body(store: ResponseStore) -> None:
+        await store.put(_owned("resp_a", "alice"))
+        await store.put_conversation(conversation)
+        assert (await store.get("resp_a")).owner == "alice"  # type: ignore[union-attr]
+        assert await store.get_owned("resp_a", "alice") is not None
+        assert await store.get_owned("resp_a", "bob") is None
+        assert await store.get_owned("resp_a", "") is None
+        assert await store.get_conversation_owned("conv_a", "alice") == conversation
+        assert await store.get_conversation_owned("conv_a", "bob") is None
+
+    _run(make_store, body)
+
+
+def test_records_without_owner_belong_to_the_default_owner() -> None:
+    old = StoredResponse.from_json(b'{"id": "resp_1", "response": {}, "expires_at": 1.0}')
+    assert old.owner == ""
+    assert Conversation.from_json(b'{"id": "conv_1", "created_at": 1}').owner == ""
+
+
+def test_max_entries_is_per_owner(make_store: StoreFactory) -> None:
+    async def body(store: ResponseStore) -> None:
+        await store.put(_owned("resp_a0", "alice"))
+        await store.put(_owned("resp_a1", "alice"))
+        for n in range(5):  # bob fills his quota many times over
+            await store.put(_owned(f"resp_b{n}", "bob"))
+        assert await store.get("resp_a0") is not None
+        assert await store.get("resp_a1") is not None
+        assert [await store.get(f"resp_b{n}") is not None for n in range(5)] == \
+            [False, False, False, True, True]
+        await store.put(_owned("resp_a2", "alice"))
+        assert await store.get("resp_a0") is None  # alice's own oldest goes
+        assert await store.get("resp_b4") is not None
+
+    _run(make_store, body, max_entries=2)
+
+
+def test_owner_bytes_evict_only_that_owners_oldest(make_store: StoreFactory) -> None:
+    async def body(store: ResponseStore) -> None:
+        await store.put(_owned("resp_a0", "alice", pad=3000))
+        for n in range(4):  # each ~3.5 KB: bob keeps at most two under 8 KB
+            await store.put(_owned(f"resp_b{n}", "bob", pad=3000))
+        assert await store.get("resp_a0") is not None
+        assert [await store.get(f"resp_b{n}") is not None for n in range(4)] == \
+            [False, False, True, True]
+        # A replace counts its new size, not both.
+        await store.put(_owned("resp_b3", "bob", pad=3000, status="failed"))
+        assert await store.get("resp_b2") is not None
+        # Deleting gives the bytes back.
+        assert await store.delete("resp_b2")
+        await store.put(_owned("resp_b4", "bob", pad=3000))
+        assert await store.get("resp_b3") is not None
+
+    _run(make_store, body, max_owner_bytes=8000)
+
+
+def test_record_over_the_size_limit_is_refused(make_store: StoreFactory) -> None:
+    from responses_gateway.store import RecordTooLarge
+
+    async def body(store: ResponseStore) -> None:
+        with pytest.raises(RecordTooLarge) as raised:
+            await store.put(_owned("resp_big", "alice", pad=5000))
+        assert raised.value.limit == 4000 and raised.value.size > 5000
+        assert await store.get("resp_big") is None
+        conversation = Conversation(id="conv_1", created_at=1, expires_at=time.time() + 60)
+        await store.put_conversation(conversation)
+        with pytest.raises(RecordTooLarge):
+            await store.append_conversation_items(
+                "conv_1", [{"id": "m", "type": "message", "content": "y" * 5000}])
+        assert (await store.get_conversation("conv_1")).items == []  # type: ignore[union-attr]
+
+    _run(make_store, body, max_record_bytes=4000)
+
+
+def test_item_index_finds_items_of_responses_and_conversations(
+        make_store: StoreFactory) -> None:
+    conversation = Conversation(id="conv_1", created_at=1, owner="alice",
+                                items=[{"id": "ci_1", "type": "message", "role": "user"}],
+                                expires_at=time.time() + 3600)
+
+    async def body(store: ResponseStore) -> None:
+        await store.put(_owned("resp_a", "alice"))
+        await store.put(_owned("resp_b", "bob"))
+        await store.put_conversation(conversation)
+        await store.append_conversation_items("conv_1", [{"id": "ci_2", "type": "message"}])
+        found = await store.find_items(["in_resp_a", "out_resp_a", "ci_1", "ci_2",
+                                        "out_resp_b", "nope"], "alice")
+        assert sorted(found) == ["ci_1", "ci_2", "in_resp_a", "out_resp_a"]
+        assert found["out_resp_a"]["role"] == "assistant"
+        assert found["in_resp_a"]["content"][0]["text"] == "hi"
+        assert list(await store.find_items(["out_resp_b"], "bob")) == ["out_resp_b"]
+        assert await store.find_items([], "alice") == {}
+        # Items go with their record.
+        assert await store.delete("resp_a")
+        assert await store.delete_conversation("conv_1")
+        assert await store.find_items(["in_resp_a", "out_resp_a", "ci_1", "ci_2"],
+                                      "alice") == {}
+
+    _run(make_store, body)
+
+
+def test_item_index_follows_eviction_and_expiry(make_store: StoreFactory) -> None:
+    async def body(store: ResponseStore) -> None:
+        await store.put(_owned("resp_0", "alice"))
+        await store.put(_owned("resp_1", "alice"))  # evicts resp_0
+        await store.put(_owned("resp_old", "alice", expires_at=time.time() - 1))
+        assert await store.find_items(["out_resp_0", "out_resp_old"], "alice") == {}
+        assert list(await store.find_items(["out_resp_1"], "alice")) == ["out_resp_1"]
+        await store.purge_expired()
+        assert list(await store.find_items(["out_resp_1"], "alice")) == ["out_resp_1"]
+
+    _run(make_store, body, max_entries=2)
+
+
+
+def _conversation(cid: str, owner: str, *, pad: int = 0) -> Conversation:
+    return Conversation(id=cid, created_at=1, owner=owner, expires_at=time.time() + 3600,
+                        items=[{"id": f"i_{cid}", "type": "message", "content": "z" * pad}])
+
+
+def test_conversations_count_toward_their_owners_bounds(make_store: StoreFactory) -> None:
+    async def body(store: ResponseStore) -> None:
+        await store.put_conversation(_conversation("conv_a", "alice"))
+        await store.put(_owned("resp_a0", "alice"))
+        await store.put(_owned("resp_a1", "alice"))  # three records: the oldest goes
+        assert await store.get_conversation("conv_a") is None
+        await store.put_conversation(_conversation("conv_b", "alice"))
+        assert await store.get("resp_a0") is None
+        # Writing to a conversation makes it the youngest.
+        await store.append_conversation_items("conv_b", [{"id": "i_new", "type": "message"}])
+        await store.put(_owned("resp_a2", "alice"))
+        assert await store.get("resp_a1") is None
+        assert await store.get_conversation("conv_b") is not None
+        # Another owner's conversations never make room for alice.
+        for n in range(3):
+            await store.put_conversation(_conversation(f"conv_bob{n}", "bob"))
+        assert await store.get_conversation("conv_b") is not None
+        assert await store.get("resp_a2") is not None
+        # A deleted conversation gives its place back.
+        assert await store.delete_conversation("conv_b")
+        await store.put(_owned("resp_a3", "alice"))
+        assert await store.get("resp_a2") is not None
+
+    _run(make_store, body, max_entries=2)
+
+
+def test_conversation_bytes_evict_the_owners_oldest(make_store: StoreFactory) -> None:
+    async def body(store: ResponseStore) -> None:
+        await store.put(_owned("resp_a0", "alice", pad=3000))
+        await store.put(_owned("resp_b0", "bob", pad=3000))
+        await store.put_conversation(_conversation("conv_a", "alice", pad=3000))
+        assert await store.get("resp_a0") is not None
+        await store.append_conversation_items(
+            "conv_a", [{"id": "i_more", "type": "message", "content": "z" * 3000}])
+        assert await store.get("resp_a0") is None  # alice over 8 KB: her oldest goes
+        assert await store.get("resp_b0") is not None
+        assert await store.get_conversation("conv_a") is not None
+
+    _run(make_store, body, max_owner_bytes=8000)

@@ -151,3 +151,72 @@ def test_another_process_writes_while_we_follow(tmp_path: Path) -> None:
             await store.close()
 
     assert asyncio.run(asyncio.wait_for(main(), 30)) == [0, 1, 2, 3, 4]
+
+
+def test_a_file_from_the_previous_version_opens_and_keeps_its_rows(tmp_path: Path) -> None:
+    # The schema as the version before owners wrote it, with one stored response.
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE responses (id TEXT PRIMARY KEY, body BLOB NOT NULL, created REAL NOT NULL,
+                                expires_at REAL NOT NULL);
+        CREATE TABLE events (response_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                             body BLOB NOT NULL, PRIMARY KEY (response_id, seq)) WITHOUT ROWID;
+        CREATE TABLE cancels (response_id TEXT PRIMARY KEY, at REAL NOT NULL);
+        CREATE TABLE conversations (id TEXT PRIMARY KEY, body BLOB NOT NULL,
+                                    expires_at REAL NOT NULL);
+    """)
+    body = b'{"id":"resp_old","response":{"id":"resp_old","status":"completed","output":[]},' \
+           b'"input_items":[],"messages":[],"upstream":"u","lease_until":null,' \
+           b'"expires_at":%d}' % int(time.time() + 3600)
+    old.execute("INSERT INTO responses VALUES (?, ?, ?, ?)",
+                ("resp_old", body, time.time() - 10, time.time() + 3600))
+    old.commit()
+    old.close()
+
+    async def main() -> None:
+        store = SqliteStore(str(path), max_entries=2)
+        try:
+            record = await store.get_owned("resp_old", "")
+            assert record is not None and record.owner == ""
+            await store.put(_record("resp_new"))  # default owner too: two of two
+            assert await store.get("resp_old") is not None
+            await store.put(_record("resp_newer"))  # the old row is the oldest: it goes
+            assert await store.get("resp_old") is None
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_large_records_are_written_off_the_event_loop(tmp_path: Path) -> None:
+    big = _record("resp_big")
+    big.messages = [{"role": "user", "content": "x" * (16 << 20)}]
+
+    async def main() -> None:
+        store = SqliteStore(str(tmp_path / "s.db"))
+        try:
+            await store.get("warm-up")
+            ticks = 0
+            stop = False
+
+            async def tick() -> None:
+                nonlocal ticks
+                while not stop:
+                    ticks += 1
+                    await asyncio.sleep(0)
+
+            ticker = asyncio.create_task(tick())
+            await asyncio.sleep(0)
+            before = ticks
+            await store.put(big)
+            stop = True
+            await ticker
+            assert ticks - before > 1  # the loop went on while the record was written
+            assert await store.get("resp_big") == big
+            await store.put(_record("resp_small"))  # the loop's own connection still writes
+            assert await store.get("resp_small") is not None
+        finally:
+            await store.close()
+
+    asyncio.run(main())

@@ -20,6 +20,7 @@ from responses_gateway.translate.fit import (
     short_tool_id,
 )
 from responses_gateway.translate.history import to_assistant_message
+from responses_gateway.translate.reasoning_fields import Reasoning
 from responses_gateway.translate.response import new_response
 from responses_gateway.translate.stream import ResponseStream
 from responses_gateway.translate.to_chat import to_chat_request
@@ -150,8 +151,8 @@ def test_tool_calls_as_an_object_with_object_arguments_are_read() -> None:
 def test_gemini_signature_is_sealed_in_a_reasoning_item_before_its_call() -> None:
     sealed: list[tuple[str, Any]] = []
 
-    def seal(text: str, extras: dict[str, Any] | None = None) -> str:
-        sealed.append((text, extras))
+    def seal(reasoning: Reasoning, extras: dict[str, Any] | None = None) -> str:
+        sealed.append((reasoning.text, extras))
         return f"sealed{len(sealed)}"
 
     stream = _stream("gemini", seal)

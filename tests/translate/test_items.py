@@ -10,6 +10,7 @@ import pytest
 from responses_gateway.protocol.errors import InvalidRequest
 from responses_gateway.providers import PROFILES, Profile
 from responses_gateway.translate.items import to_chat_messages
+from responses_gateway.translate.reasoning_fields import Reasoning
 from responses_gateway.translate.tools import ToolMap, to_chat_tools
 
 GENERIC = PROFILES["generic"]
@@ -175,13 +176,13 @@ def test_reasoning_items_are_dropped_without_a_resolver() -> None:
 
 def test_resolved_reasoning_goes_on_the_next_assistant_message() -> None:
     items = [{"type": "reasoning", "summary": []}, {"role": "assistant", "content": "hi"}]
-    messages = translate(items, resolve_reasoning=lambda item: "thought")
+    messages = translate(items, resolve_reasoning=lambda item: Reasoning("thought"))
     assert messages == [{"role": "assistant", "content": "hi", "reasoning_content": "thought"}]
 
 
 def test_resolved_reasoning_goes_on_the_next_tool_call_message() -> None:
     items = [{"type": "reasoning", "summary": []}, call("a"), output("a")]
-    messages = translate(items, resolve_reasoning=lambda item: "thought")
+    messages = translate(items, resolve_reasoning=lambda item: Reasoning("thought"))
     assert messages[0]["reasoning_content"] == "thought"
 
 

@@ -238,7 +238,7 @@ def test_reasoning_field_of_vllm_is_read_too() -> None:
 
 
 def test_sealed_reasoning_becomes_encrypted_content() -> None:
-    result = run(CASES["reasoning_then_text"], seal_reasoning=lambda text: f"sealed:{text}")
+    result = run(CASES["reasoning_then_text"], seal_reasoning=lambda r: f"sealed:{r.text}")
     assert result.snapshot["output"][0]["encrypted_content"] == "sealed:thinking"
 
 

@@ -29,7 +29,7 @@ def get_profile(name: str) -> Profile:
 
 
 def detect_profile(base_url: str) -> Profile:
-    """Guess the profile from a base URL's host (never its path); `generic` when nothing
+    """Guess the profile from a base URL's host (never its path); `adaptive` when nothing
     matches. Self-hosted servers (vLLM, SGLang, llama.cpp, TGI) cannot be told apart by URL,
     except Ollama's and LM Studio's default ports."""
     parts = urlsplit(base_url)
@@ -48,4 +48,4 @@ def detect_profile(base_url: str) -> Profile:
         return PROFILES["ollama"]
     if port == _LMSTUDIO_PORT or "lmstudio" in host:
         return PROFILES["lmstudio"]
-    return PROFILES["generic"]
+    return PROFILES["adaptive"]

@@ -58,10 +58,14 @@ class Profile:
     effort_map: Mapping[str, str | None] = field(default_factory=dict)
     # Provider model names (globs) that take the effort; empty: every model (xAI: only some).
     effort_models: tuple[str, ...] = ()
-    # Whether earlier turns' `reasoning_content` is sent back on assistant messages (thinking
+    # Whether earlier turns' reasoning is sent back on assistant messages (thinking
     # providers require it on tool-call turns; others reject the unknown field).
     reasoning_replay: bool = False
-    # Sent as `reasoning_content` on a tool-call assistant message that has none, for
+    # The field it goes back under: `reasoning_content`, `reasoning`, `reasoning_text`,
+    # `reasoning_details`, or "think" (a `<think>` block before the content). None: the
+    # field the provider used for that turn, else lately (translate/reasoning_fields.py).
+    reasoning_field: str | None = "reasoning_content"
+    # Sent under that field on a tool-call assistant message that has none, for
     # providers that reject such messages outright.
     reasoning_placeholder: str | None = None
     # ... and on every assistant message (not only tool-call turns) when the request has

@@ -44,14 +44,21 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({profile.name: profile for pr
             strip_schema_keys=_NO_SCHEMA_KEY, reasoning_knob="thinking", reasoning_replay=True,
             reasoning_placeholder="(reasoning omitted)", forced_tools="without_thinking",
             thinks_by_default=True, finish_reason_optional=True),
+    # vLLM reads `reasoning` back since v0.11 and sends `reasoning_content` before it (and
+    # `<think>` without a reasoning parser): whatever the server sent goes back that way.
     Profile(name="vllm", reasoning_knob="reasoning_effort", think_tags=True,
-            effort_map=_THREE_EFFORTS),
+            effort_map=_THREE_EFFORTS, reasoning_replay=True, reasoning_field=None),
     Profile(name="ollama", strip_schema_keys=_NO_SCHEMA_KEY, reasoning_knob="reasoning_effort",
             think_tags=True, effort_map=_THREE_EFFORTS),
-    Profile(name="openrouter", reasoning_knob="reasoning"),
+    # `reasoning_details` back unchanged (Anthropic, Gemini and MiniMax routes need it).
+    Profile(name="openrouter", reasoning_knob="reasoning", reasoning_replay=True,
+            reasoning_field=None),
+    # reasoning_format "raw" (Qwen's default there) leaves `<think>` in the content.
     Profile(name="groq", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS,
-            logprobs=False),
-    Profile(name="together", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS),
+            think_tags=True, logprobs=False),
+    # `reasoning` out on most models; Kimi and GLM served there want it back.
+    Profile(name="together", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS,
+            reasoning_replay=True, reasoning_field=None),
     Profile(name="fireworks", reasoning_knob="reasoning_effort", effort_map=_FOUR_EFFORTS,
             reasoning_replay=True),
     # 422 for any field outside its schema; tool ids [A-Za-z0-9]{9}; no user after tool.
@@ -68,8 +75,10 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({profile.name: profile for pr
     Profile(name="zhipu", stream_options=False, tool_strict=False, user_field=False,
             reasoning_knob="thinking", thinking_extra={"clear_thinking": False},
             reasoning_replay=True, forced_tools="no"),
-    # M2 always thinks, inline (`<think>`), and wants that text back as it was.
-    Profile(name="minimax", max_tokens_field="max_completion_tokens", think_tags=True),
+    # M2 always thinks, inline (`<think>`, or `reasoning_details` with reasoning_split), and
+    # wants that text back as it was.
+    Profile(name="minimax", max_tokens_field="max_completion_tokens", think_tags=True,
+            reasoning_replay=True, reasoning_field=None),
     Profile(name="ark", reasoning_knob="thinking", reasoning_replay=True),
     Profile(name="siliconflow", reasoning_knob="enable_thinking",
             thinking_budgets=DASHSCOPE_THINKING_BUDGET, reasoning_replay=True),
@@ -82,7 +91,14 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({profile.name: profile for pr
     Profile(name="llamacpp", think_tags=True, reasoning_replay=True, json_object_schema=True),
     Profile(name="lmstudio", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS),
     Profile(name="tgi", think_tags=True),
+    # Conservative: nothing beyond the common fields, no reasoning sent back, no effort.
     Profile(name="generic"),
+    # The default for base URLs not recognised: reasoning read from every field and sent
+    # back under the one the provider used; effort forwarded; what the provider rejects is
+    # learned (lessons.py).
+    Profile(name="adaptive", reasoning_knob="reasoning_effort", effort_map=_THREE_EFFORTS,
+            reasoning_replay=True, reasoning_field=None, reasoning_placeholder="",
+            reasoning_placeholder_all=True, think_tags=True),
 )})
 
 # Host fragments that identify a provider (checked in order; substring of the host name).

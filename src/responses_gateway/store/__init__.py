@@ -6,6 +6,14 @@
 
 from __future__ import annotations
 
-from .base import Conversation, ResponseStore, StoredResponse, open_store
+from .base import (
+    DEFAULT_OWNER,
+    Conversation,
+    RecordTooLarge,
+    ResponseStore,
+    StoredResponse,
+    open_store,
+)
 
-__all__ = ["Conversation", "ResponseStore", "StoredResponse", "open_store"]
+__all__ = ["DEFAULT_OWNER", "Conversation", "RecordTooLarge", "ResponseStore", "StoredResponse",
+           "open_store"]

@@ -3,6 +3,20 @@
 Records are plain dataclasses of JSON-able values; backends serialise them with orjson.
 Times are Unix seconds (float) passed in by callers, so backends need no clock of their own
 except for expiry.
+
+Tenancy: every response and conversation carries an `owner`, a keyed hash of the client key
+that made it ("" when the gateway has no client keys: one tenant, and the owner of records
+written before owners existed). Handlers read through `get_owned` / `get_conversation_owned`
+/ `find_items`, which treat another owner's record as absent. Backends keep the bounds per
+owner, responses and conversations together: `max_entries` records and `max_owner_bytes`
+serialised bytes; a write beyond either evicts that owner's oldest records (responses by
+first write, conversations by last write), never another owner's and never the record just
+written. One serialised record may not exceed `max_record_bytes` (`RecordTooLarge`).
+
+Item index: every item id in a stored response (its input items and output) or conversation
+maps to the record holding it, so an `item_reference` finds the item by id alone for as long
+as that record is kept (`locate_items`; a response overrides a conversation, the latest
+response wins). Conversation ids start with `conv_`, response ids do not.
 """
 
 from __future__ import annotations
@@ -10,12 +24,19 @@ from __future__ import annotations
 import abc
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, AsyncIterator, Callable
 
 import orjson
 
-__all__ = ["Conversation", "ResponseStore", "StoredResponse", "open_store"]
+from .dedup import restore_messages, shrink_messages
+
+__all__ = ["DEFAULT_OWNER", "Conversation", "RecordTooLarge", "ResponseStore", "StoredResponse",
+           "open_store"]
+
+# The owner when no client keys are configured, and of records stored before owners existed.
+DEFAULT_OWNER = ""
+CONVERSATION_PREFIX = "conv_"
 
 # A cancelled response also ends with `response.failed` (its status says `cancelled`): the
 # Responses API has no separate event for it.
@@ -36,17 +57,35 @@ class StoredResponse:
     upstream: str = ""  # name of the upstream that served it
     lease_until: float | None = None  # while running: the runner's liveness deadline
     expires_at: float = 0.0
+    owner: str = DEFAULT_OWNER  # keyed hash of the client key that made it
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self)  # orjson reads dataclasses directly (asdict deep-copies)
+        """The stored form: large strings of `messages` that also occur in this turn's input
+        items or output are kept once (store/dedup.py)."""
+        shrunk = shrink_messages(self.input_items, self.response, self.messages)
+        if shrunk is None:
+            return orjson.dumps(self)  # orjson reads dataclasses directly (asdict deep-copies)
+        return orjson.dumps({f.name: getattr(self, f.name) for f in fields(self)}
+                            | {"messages": shrunk, "deduplicated": True})
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> StoredResponse:
-        return cls(**orjson.loads(raw))
+        data = orjson.loads(raw)
+        if data.pop("deduplicated", False):
+            data["messages"] = restore_messages(data)
+        return cls(**data)
 
     @property
     def status(self) -> str:
         return str(self.response.get("status"))
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item this response received or produced (input items, then output)."""
+        output = self.response.get("output")
+        return [*self.input_items, *(output if isinstance(output, list) else ())]
+
+    def item_ids(self) -> list[str]:
+        return _ids(self.items())
 
 
 @dataclass(slots=True, kw_only=True)
@@ -59,6 +98,7 @@ class Conversation:
     metadata: dict[str, str] = field(default_factory=dict)
     items: list[dict[str, Any]] = field(default_factory=list)
     expires_at: float = 0.0
+    owner: str = DEFAULT_OWNER
 
     def to_json(self) -> bytes:
         return orjson.dumps(self)
@@ -67,16 +107,40 @@ class Conversation:
     def from_json(cls, raw: bytes | str) -> Conversation:
         return cls(**orjson.loads(raw))
 
+    def item_ids(self) -> list[str]:
+        return _ids(self.items)
+
     def to_object(self) -> dict[str, Any]:
         return {"id": self.id, "object": "conversation", "created_at": self.created_at,
                 "metadata": self.metadata}
 
 
+# Serialised records at least this large are written off the event loop by backends whose
+# writes block. (Serialising itself holds the GIL: a worker thread would not free the loop.)
+LARGE_RECORD_BYTES = 1 << 20
+
+
+def _ids(items: list[dict[str, Any]]) -> list[str]:
+    return [item["id"] for item in items if isinstance(item, dict)
+            and isinstance(item.get("id"), str) and item["id"]]
+
+
+class RecordTooLarge(ValueError):
+    """A serialised response or conversation is larger than `max_record_bytes`."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the record is {size} bytes, over the limit of {limit}")
+        self.size = size
+        self.limit = limit
+
+
 class ResponseStore(abc.ABC):
     """Where responses, their stream events, cancel requests and conversations live.
 
-    `ttl` bounds how long anything is kept (seconds); `max_entries` bounds how many
-    responses are kept (the oldest go first). Every method is safe to call concurrently.
+    `ttl` bounds how long anything is kept (seconds). Per owner, `max_entries` bounds how
+    many responses and conversations are kept and `max_owner_bytes` their serialised size
+    (the owner's oldest go first); `max_record_bytes` bounds one serialised response or
+    conversation. Every method is safe to call concurrently.
     """
 
     name = "abstract"
@@ -84,19 +148,70 @@ class ResponseStore(abc.ABC):
     # clients as 503 store_unavailable rather than as an internal error.
     outage_errors: tuple[type[BaseException], ...] = ()
 
-    def __init__(self, *, ttl: float = 30 * 86400, max_entries: int = 100_000) -> None:
-        if ttl <= 0 or max_entries <= 0:
-            raise ValueError("store ttl and max_entries must be positive")
+    def __init__(self, *, ttl: float = 30 * 86400, max_entries: int = 100_000,
+                 max_owner_bytes: int = 1 << 30, max_record_bytes: int = 128 << 20) -> None:
+        if ttl <= 0 or max_entries <= 0 or max_owner_bytes <= 0 or max_record_bytes <= 0:
+            raise ValueError("store ttl, max_entries and byte limits must be positive")
         self.ttl = ttl
         self.max_entries = max_entries
+        self.max_owner_bytes = max_owner_bytes
+        self.max_record_bytes = min(max_record_bytes, max_owner_bytes)
 
     def expiry(self) -> float:
         return time.time() + self.ttl
 
+    def _checked_json(self, record: StoredResponse | Conversation) -> bytes:
+        """The record serialised; RecordTooLarge beyond `max_record_bytes`."""
+        body = record.to_json()
+        if len(body) > self.max_record_bytes:
+            raise RecordTooLarge(len(body), self.max_record_bytes)
+        return body
+
+    # -- reads on behalf of a client: another owner's record is absent --------------------
+    async def get_owned(self, response_id: str, owner: str) -> StoredResponse | None:
+        record = await self.get(response_id)
+        return record if record is not None and record.owner == owner else None
+
+    async def get_conversation_owned(self, conversation_id: str,
+                                     owner: str) -> Conversation | None:
+        conversation = await self.get_conversation(conversation_id)
+        return conversation if conversation is not None and conversation.owner == owner else None
+
+    async def find_items(self, item_ids: list[str], owner: str) -> dict[str, dict[str, Any]]:
+        """The stored items with these ids that belong to `owner`, by id (unknown, expired
+        and other owners' ids are left out). One index lookup, then one read per record."""
+        found: dict[str, dict[str, Any]] = {}
+        by_record: dict[str, set[str]] = {}
+        for item_id, record_id in (await self.locate_items(list(dict.fromkeys(item_ids)))).items():
+            by_record.setdefault(record_id, set()).add(item_id)
+        for record_id, wanted in by_record.items():
+            items: list[dict[str, Any]] = []
+            if record_id.startswith(CONVERSATION_PREFIX):
+                conversation = await self.get_conversation_owned(record_id, owner)
+                items = conversation.items if conversation is not None else []
+            else:
+                record = await self.get_owned(record_id, owner)
+                items = record.items() if record is not None else []
+            for item in items:
+                if isinstance(item, dict) and item.get("id") in wanted:
+                    found.setdefault(item["id"], item)
+        return found
+
+    # -- item index -----------------------------------------------------------------------
+    @abc.abstractmethod
+    async def locate_items(self, item_ids: list[str]) -> dict[str, str]:
+        """Item id -> id of the response or conversation holding it, for the ids indexed.
+        Entries may outlive their record (they are dropped lazily); callers load the record
+        and check it still holds the item."""
+
     # -- responses ----------------------------------------------------------------------
     @abc.abstractmethod
     async def put(self, record: StoredResponse) -> None:
-        """Insert or replace a response (its `expires_at` is set by the caller)."""
+        """Insert or replace a response (its `expires_at` is set by the caller) and index
+        its items; then evict the owner's oldest responses beyond the owner's bounds.
+        Raises RecordTooLarge (storing nothing) beyond `max_record_bytes`. A backend whose
+        write blocks (a local database) writes records of LARGE_RECORD_BYTES or more from a
+        worker thread."""
 
     @abc.abstractmethod
     async def get(self, response_id: str) -> StoredResponse | None:
@@ -149,7 +264,8 @@ class ResponseStore(abc.ABC):
     # -- conversations --------------------------------------------------------------------
     @abc.abstractmethod
     async def put_conversation(self, conversation: Conversation) -> None:
-        """Insert or replace a conversation."""
+        """Insert or replace a conversation, index its items and keep its owner's bounds
+        (RecordTooLarge beyond `max_record_bytes`)."""
 
     @abc.abstractmethod
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
@@ -163,8 +279,9 @@ class ResponseStore(abc.ABC):
     async def edit_conversation(self, conversation_id: str,
                                 edit: Callable[[Conversation], None]) -> Conversation | None:
         """Apply `edit` to the stored conversation atomically (concurrent edits, also from
-        other replicas, never lose each other's changes), renew its expiry, and return it;
-        None if it does not exist. `edit` must be pure: it may run more than once."""
+        other replicas, never lose each other's changes), renew its expiry, index new items,
+        and return it; None if it does not exist. `edit` must be pure: it may run more than
+        once. Raises RecordTooLarge (changing nothing) beyond `max_record_bytes`."""
 
     async def append_conversation_items(self, conversation_id: str,
                                         items: list[dict[str, Any]]) -> bool:
@@ -185,23 +302,23 @@ class ResponseStore(abc.ABC):
         """Raise one of `outage_errors` if the store cannot be used now."""
 
 
-def open_store(url: str, *, ttl: float = 30 * 86400,
-               max_entries: int = 100_000) -> ResponseStore | None:
-    """The store for a `--store` URL; None for `none` (stateless)."""
+def open_store(url: str, **bounds: Any) -> ResponseStore | None:
+    """The store for a `--store` URL; None for `none` (stateless). `bounds` are the
+    ResponseStore keyword arguments (ttl, max_entries, max_owner_bytes, max_record_bytes)."""
     if url in ("none", "off", ""):
         return None
     if url == "memory":
         from .memory import MemoryStore
 
-        return MemoryStore(ttl=ttl, max_entries=max_entries)
+        return MemoryStore(**bounds)
     if url.startswith("sqlite:"):
         from .sqlite import SqliteStore
 
         path = url.removeprefix("sqlite:").removeprefix("//")
-        return SqliteStore(path or ":memory:", ttl=ttl, max_entries=max_entries)
+        return SqliteStore(path or ":memory:", **bounds)
     if url.startswith(("redis://", "rediss://", "unix://")):
         from .redis import RedisStore
 
-        return RedisStore(url, ttl=ttl, max_entries=max_entries)
+        return RedisStore(url, **bounds)
     raise ValueError(f"unknown store URL {url!r}; use sqlite:///path, redis://host:port/db, "
                      "memory or none")

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import orjson
 
-from .base import Conversation, ResponseStore, StoredResponse
+from .base import CONVERSATION_PREFIX, Conversation, ResponseStore, StoredResponse
 
 __all__ = ["MemoryStore"]
 
@@ -19,29 +19,75 @@ class MemoryStore(ResponseStore):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._responses: OrderedDict[str, StoredResponse] = OrderedDict()
         # Records are kept serialised so callers never share objects with the store.
+        self._responses: dict[str, bytes] = {}
+        self._meta: dict[str, tuple[str, float, list[str]]] = {}  # owner, expiry, item ids
+        # Per owner: record ids oldest first (responses by first write, conversations by last
+        # write) with their sizes, and the sum.
+        self._owned: dict[str, OrderedDict[str, int]] = {}
+        self._owned_bytes: dict[str, int] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}
         self._cancels: set[str] = set()
         self._conversations: dict[str, Conversation] = {}
+        self._items: dict[str, str] = {}  # item id -> response or conversation id
         self._changed = asyncio.Condition()
 
     async def put(self, record: StoredResponse) -> None:
-        self._responses[record.id] = StoredResponse.from_json(record.to_json())
-        while len(self._responses) > self.max_entries:
-            oldest, _ = self._responses.popitem(last=False)
-            self._events.pop(oldest, None)
+        body = self._checked_json(record)
+        previous = self._meta.get(record.id)
+        sizes = self._owned.setdefault(record.owner, OrderedDict())
+        if previous is not None and record.id not in sizes:  # moved to another owner
+            self._forget_size(previous[0], record.id)
+        self._responses[record.id] = body
+        self._meta[record.id] = (record.owner, record.expires_at, record.item_ids())
+        # A replace keeps its place (eviction goes by first insert) and counts its new size.
+        self._count(record.owner, record.id, len(body))
+        for item_id in record.item_ids():
+            self._items[item_id] = record.id
+        await self._bound(record.owner, record.id)
+
+    def _count(self, owner: str, record_id: str, size: int) -> None:
+        sizes = self._owned.setdefault(owner, OrderedDict())
+        self._owned_bytes[owner] = self._owned_bytes.get(owner, 0) + size - sizes.get(record_id, 0)
+        sizes[record_id] = size
+
+    async def _bound(self, owner: str, keep: str) -> None:
+        """Remove the owner's oldest records (never `keep`) while over either bound."""
+        sizes = self._owned[owner]
+        while len(sizes) > 1 and (len(sizes) > self.max_entries
+                                  or self._owned_bytes[owner] > self.max_owner_bytes):
+            victim = next(i for i in sizes if i != keep)
+            if victim.startswith(CONVERSATION_PREFIX):
+                await self.delete_conversation(victim)
+            else:
+                await self.delete(victim)
+
+    def _forget_size(self, owner: str, response_id: str) -> None:
+        sizes = self._owned.get(owner)
+        size = sizes.pop(response_id, None) if sizes is not None else None
+        if size is not None:
+            self._owned_bytes[owner] -= size
 
     async def get(self, response_id: str) -> StoredResponse | None:
-        record = self._responses.get(response_id)
-        if record is None or record.expires_at < time.time():
+        raw = self._responses.get(response_id)
+        if raw is None or self._meta[response_id][1] < time.time():
             return None
-        return StoredResponse.from_json(record.to_json())
+        return StoredResponse.from_json(raw)
 
     async def delete(self, response_id: str) -> bool:
         self._events.pop(response_id, None)
         self._cancels.discard(response_id)
-        return self._responses.pop(response_id, None) is not None
+        if self._responses.pop(response_id, None) is None:
+            return False
+        owner, _, item_ids = self._meta.pop(response_id)
+        self._forget_size(owner, response_id)
+        for item_id in item_ids:
+            if self._items.get(item_id) == response_id:
+                del self._items[item_id]
+        return True
+
+    async def locate_items(self, item_ids: list[str]) -> dict[str, str]:
+        return {i: self._items[i] for i in item_ids if i in self._items}
 
     async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
         log = self._events.setdefault(response_id, [])
@@ -68,7 +114,15 @@ class MemoryStore(ResponseStore):
         return response_id in self._cancels
 
     async def put_conversation(self, conversation: Conversation) -> None:
-        self._conversations[conversation.id] = Conversation.from_json(conversation.to_json())
+        body = self._checked_json(conversation)
+        previous = self._conversations.get(conversation.id)
+        if previous is not None:
+            self._forget_size(previous.owner, conversation.id)
+        self._conversations[conversation.id] = Conversation.from_json(body)
+        self._count(conversation.owner, conversation.id, len(body))  # now the youngest
+        for item_id in conversation.item_ids():
+            self._items.setdefault(item_id, conversation.id)
+        await self._bound(conversation.owner, conversation.id)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         found = self._conversations.get(conversation_id)
@@ -77,7 +131,14 @@ class MemoryStore(ResponseStore):
         return Conversation.from_json(found.to_json())
 
     async def delete_conversation(self, conversation_id: str) -> bool:
-        return self._conversations.pop(conversation_id, None) is not None
+        found = self._conversations.pop(conversation_id, None)
+        if found is None:
+            return False
+        self._forget_size(found.owner, conversation_id)
+        for item_id in found.item_ids():
+            if self._items.get(item_id) == conversation_id:
+                del self._items[item_id]
+        return True
 
     async def edit_conversation(self, conversation_id: str,
                                 edit: Callable[[Conversation], None]) -> Conversation | None:
@@ -91,11 +152,11 @@ class MemoryStore(ResponseStore):
 
     async def purge_expired(self) -> int:
         now = time.time()
-        expired = [k for k, r in self._responses.items() if r.expires_at < now]
+        expired = [k for k, (_, expires_at, _) in self._meta.items() if expires_at < now]
         for key in expired:
             await self.delete(key)
         for key in [k for k, c in self._conversations.items() if c.expires_at < now]:
-            del self._conversations[key]
+            await self.delete_conversation(key)
         for key in [k for k in self._events if k not in self._responses]:
             del self._events[key]  # logged for a response deleted while it ran
         self._cancels &= set(self._responses)

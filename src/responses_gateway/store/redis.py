@@ -32,27 +32,103 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 return top
 """
 
-# KEYS: index. ARGV: max entries, key prefix. Pops the oldest beyond the bound, with their keys.
-_EVICT = """
-local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
-if excess <= 0 then return 0 end
-local popped = redis.call('ZPOPMIN', KEYS[1], excess)
-for i = 1, #popped, 2 do
-  local id = popped[i]
-  redis.call('DEL', ARGV[2] .. 'resp:' .. id, ARGV[2] .. 'events:' .. id,
-             ARGV[2] .. 'cancel:' .. id)
+# Deletes one response's keys and takes it off its owner's index and byte count.
+# KEYS: sizes hash, bytes hash. ARGV: key prefix, response id. Returns 1 if it existed.
+_FORGET = """
+local function record_key(prefix, id)
+  if string.sub(id, 1, 5) == 'conv_' then return prefix .. 'conv:' .. id end
+  return prefix .. 'resp:' .. id
 end
-return excess
+
+local function forget(prefix, id)
+  local deleted = redis.call('DEL', record_key(prefix, id))
+  redis.call('DEL', prefix .. 'events:' .. id, prefix .. 'cancel:' .. id)
+  local owner = ''
+  local meta = redis.call('HGET', KEYS[1], id)
+  if meta then
+    local size, found = string.match(meta, '^(%d+) (.*)$')
+    owner = found
+    redis.call('HINCRBY', KEYS[2], owner, 0 - tonumber(size))
+    redis.call('HDEL', KEYS[1], id)
+  end
+  local index = prefix .. 'index'
+  if owner ~= '' then index = index .. ':' .. owner end
+  redis.call('ZREM', index, id)
+  return deleted
+end
+
+-- Forget the owner's oldest records (never `keep`) while over either bound.
+local function evict(prefix, index, keep, used, count, max_entries, max_bytes)
+  while count > 1 and (count > max_entries or used > max_bytes) do
+    local oldest = redis.call('ZRANGE', index, 0, 1)
+    local victim = oldest[1]
+    if victim == keep then victim = oldest[2] end
+    if not victim then break end
+    local meta = redis.call('HGET', KEYS[1], victim)
+    if meta then used = used - tonumber(string.match(meta, '^(%d+)')) end
+    forget(prefix, victim)
+    redis.call('ZREM', index, victim)  -- also for entries written before sizes were kept
+    count = count - 1
+  end
+  return count
+end
+
+-- Count a record of `size` bytes for its owner; `score` orders it in the owner's index.
+local function account(prefix, index, id, owner, size, score, nx)
+  if nx then redis.call('ZADD', index, 'NX', score, id)
+  else redis.call('ZADD', index, score, id) end
+  redis.call('SADD', prefix .. 'owners', owner)
+  local old = redis.call('HGET', KEYS[1], id)
+  local old_size = 0
+  if old then old_size = tonumber(string.match(old, '^(%d+)')) end
+  redis.call('HSET', KEYS[1], id, size .. ' ' .. owner)
+  return redis.call('HINCRBY', KEYS[2], owner, size - old_size)
+end
 """
 
-# KEYS: index. ARGV: key prefix, then ids. Drops index members whose response key is gone.
-_PURGE = """
+# KEYS: sizes hash, bytes hash, response key, events key, owner's index.
+# ARGV: key prefix, id, owner, body, ttl ms (0: expired), now, max entries, max bytes,
+# then the ids of the items the response holds. Stores the response, indexes its items, then
+# evicts the owner's oldest records (never this one) beyond the owner's bounds.
+_PUT = _FORGET + """
+local prefix, id, owner, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
+local size = 0
+if ttl > 0 then
+  redis.call('SET', KEYS[3], ARGV[4], 'PX', ttl)
+  redis.call('PEXPIRE', KEYS[4], ttl)
+  size = string.len(ARGV[4])
+  for i = 9, #ARGV do redis.call('SET', prefix .. 'item:' .. ARGV[i], id, 'PX', ttl) end
+else
+  redis.call('DEL', KEYS[3])
+end
+-- A response keeps its first-write place: replacing it does not make it younger.
+local used = account(prefix, KEYS[5], id, owner, size, ARGV[6], true)
+return evict(prefix, KEYS[5], id, used, redis.call('ZCARD', KEYS[5]), tonumber(ARGV[7]),
+             tonumber(ARGV[8]))
+"""
+
+# KEYS: sizes hash, bytes hash, owner's index. ARGV: key prefix, conversation id, owner,
+# size, now, max entries, max bytes. Counts a written conversation (as young as its last
+# write) and evicts beyond the owner's bounds.
+_ACCOUNT = _FORGET + """
+local used = account(ARGV[1], KEYS[3], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], false)
+return evict(ARGV[1], KEYS[3], ARGV[2], used, redis.call('ZCARD', KEYS[3]),
+             tonumber(ARGV[6]), tonumber(ARGV[7]))
+"""
+
+# KEYS: sizes hash, bytes hash. ARGV: key prefix, response or conversation id.
+_DELETE = _FORGET + "return forget(ARGV[1], ARGV[2])"
+
+# KEYS: sizes hash, bytes hash, an owner's index. ARGV: key prefix, then ids. Forgets index
+# members whose record is gone (expired); returns how many responses that was.
+_PURGE = _FORGET + """
 local removed = 0
 for i = 2, #ARGV do
   local id = ARGV[i]
-  if redis.call('EXISTS', ARGV[1] .. 'resp:' .. id) == 0 then
-    removed = removed + redis.call('ZREM', KEYS[1], id)
-    redis.call('DEL', ARGV[1] .. 'events:' .. id, ARGV[1] .. 'cancel:' .. id)
+  if redis.call('EXISTS', record_key(ARGV[1], id)) == 0 then
+    local dropped = redis.call('ZREM', KEYS[3], id)
+    if string.sub(id, 1, 5) ~= 'conv_' then removed = removed + dropped end
+    forget(ARGV[1], id)
   end
 end
 return removed
@@ -60,10 +136,14 @@ return removed
 
 
 class RedisStore(ResponseStore):
-    """Responses as strings with a TTL, event logs as streams, `{prefix}index` for the bound.
+    """Responses as strings with a TTL, event logs as streams.
 
-    Every key carries its own expiry, so Redis itself removes expired data; `purge_expired`
-    only drops index entries whose response is gone.
+    Per owner, `{prefix}index:{owner}` (the default owner's is `{prefix}index`, as before
+    owners existed) orders responses by first write; `{prefix}sizes` maps a response id to
+    "size owner" and `{prefix}bytes` an owner to its total; `{prefix}owners` lists owners.
+    `{prefix}item:{item id}` names the response or conversation holding an item. Every
+    record key carries its own expiry, so Redis itself removes expired data;
+    `purge_expired` drops index entries (and byte counts) whose response is gone.
     """
 
     name = "redis"
@@ -78,14 +158,17 @@ class RedisStore(ResponseStore):
                                "pip install 'responses-gateway[redis]'") from exc
         self.url = url
         self.prefix = prefix
-        self._index = f"{prefix}index"
+        self._sizes, self._bytes = f"{prefix}sizes", f"{prefix}bytes"
+        self._owners = f"{prefix}owners"
         # No connection is made until the first command, inside the running event loop.
         # Bounded connect and reply times: a Redis that vanished from the network must turn
         # into a clear 503, not a request hanging for minutes (XREAD blocks for at most 1 s).
         self._redis = aioredis.Redis.from_url(url, decode_responses=False,
                                               socket_connect_timeout=5, socket_timeout=30)
         self._append = self._redis.register_script(_APPEND)
-        self._evict = self._redis.register_script(_EVICT)
+        self._put = self._redis.register_script(_PUT)
+        self._account = self._redis.register_script(_ACCOUNT)
+        self._delete = self._redis.register_script(_DELETE)
         self._purge = self._redis.register_script(_PURGE)
         self._watch_error = WatchError
         from redis.exceptions import ConnectionError as RedisConnectionError
@@ -96,6 +179,9 @@ class RedisStore(ResponseStore):
     def _key(self, kind: str, ident: str) -> str:
         return f"{self.prefix}{kind}:{ident}"
 
+    def _index(self, owner: str) -> str:
+        return f"{self.prefix}index:{owner}" if owner else f"{self.prefix}index"
+
     async def close(self) -> None:
         await self._redis.aclose()
 
@@ -104,18 +190,12 @@ class RedisStore(ResponseStore):
 
     # -- responses ----------------------------------------------------------------------
     async def put(self, record: StoredResponse) -> None:
-        key, ttl_ms = self._key("resp", record.id), _remaining_ms(record.expires_at)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if ttl_ms:
-                pipe.set(key, record.to_json(), px=ttl_ms)
-                pipe.pexpire(self._key("events", record.id), ttl_ms)
-            else:  # already expired: invisible at once; purge_expired counts it
-                pipe.delete(key)
-            pipe.zadd(self._index, {record.id: time.time()}, nx=True)  # first insert counts
-            pipe.zcard(self._index)
-            *_, count = await pipe.execute()
-        if count > self.max_entries:
-            await self._evict(keys=[self._index], args=[self.max_entries, self.prefix])
+        body = self._checked_json(record)
+        await self._put(keys=[self._sizes, self._bytes, self._key("resp", record.id),
+                              self._key("events", record.id), self._index(record.owner)],
+                        args=[self.prefix, record.id, record.owner, body,
+                              _remaining_ms(record.expires_at), time.time(), self.max_entries,
+                              self.max_owner_bytes, *record.item_ids()])
 
     async def get(self, response_id: str) -> StoredResponse | None:
         raw = await self._redis.get(self._key("resp", response_id))
@@ -125,12 +205,15 @@ class RedisStore(ResponseStore):
         return None if record.expires_at < time.time() else record
 
     async def delete(self, response_id: str) -> bool:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._key("resp", response_id))
-            pipe.delete(self._key("events", response_id), self._key("cancel", response_id))
-            pipe.zrem(self._index, response_id)
-            deleted, *_ = await pipe.execute()
+        deleted = await self._delete(keys=[self._sizes, self._bytes],
+                                     args=[self.prefix, response_id])
         return int(deleted) > 0
+
+    async def locate_items(self, item_ids: list[str]) -> dict[str, str]:
+        if not item_ids:
+            return {}
+        found = await self._redis.mget([self._key("item", i) for i in item_ids])
+        return {i: _text(c) for i, c in zip(item_ids, found) if c is not None}
 
     # -- stream events ------------------------------------------------------------------
     async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
@@ -162,10 +245,25 @@ class RedisStore(ResponseStore):
     # -- conversations ------------------------------------------------------------------
     async def put_conversation(self, conversation: Conversation) -> None:
         key, ttl_ms = self._key("conv", conversation.id), _remaining_ms(conversation.expires_at)
+        body = self._checked_json(conversation)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if ttl_ms:
+                pipe.set(key, body, px=ttl_ms)
+                self._index_items(pipe, conversation.id, conversation.item_ids(), ttl_ms)
+            else:
+                pipe.delete(key)
+            await pipe.execute()
         if ttl_ms:
-            await self._redis.set(key, conversation.to_json(), px=ttl_ms)
-        else:
-            await self._redis.delete(key)
+            await self._account(keys=[self._sizes, self._bytes, self._index(conversation.owner)],
+                                args=[self.prefix, conversation.id, conversation.owner,
+                                      len(body), time.time(), self.max_entries,
+                                      self.max_owner_bytes])
+
+    def _index_items(self, pipe: Any, conversation_id: str, item_ids: list[str],
+                     ttl_ms: int) -> None:
+        # An item a response also holds stays indexed to the response (nx).
+        for item_id in item_ids:
+            pipe.set(self._key("item", item_id), conversation_id, px=ttl_ms, nx=True)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         raw = await self._redis.get(self._key("conv", conversation_id))
@@ -175,7 +273,9 @@ class RedisStore(ResponseStore):
         return None if conversation.expires_at < time.time() else conversation
 
     async def delete_conversation(self, conversation_id: str) -> bool:
-        return await self._redis.delete(self._key("conv", conversation_id)) > 0
+        deleted = await self._delete(keys=[self._sizes, self._bytes],
+                                     args=[self.prefix, conversation_id])
+        return int(deleted) > 0
 
     async def edit_conversation(self, conversation_id: str,
                                 edit: Callable[[Conversation], None]) -> Conversation | None:
@@ -192,28 +292,56 @@ class RedisStore(ResponseStore):
                     conversation = Conversation.from_json(raw)
                     if conversation.expires_at < time.time():
                         return None
+                    before = set(conversation.item_ids())
                     edit(conversation)
                     conversation.expires_at = self.expiry()
+                    body = self._checked_json(conversation)
+                    ttl_ms = _remaining_ms(conversation.expires_at)
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, conversation.to_json(),
-                             px=_remaining_ms(conversation.expires_at))
-                    await pipe.execute()
-                    return conversation
+                    pipe.set(key, body, px=ttl_ms)
+                    self._index_items(pipe, conversation_id, [
+                        i for i in conversation.item_ids() if i not in before], ttl_ms)
+                    # Counted in the same transaction: the old size is what was read.
+                    index = self._index(conversation.owner)
+                    pipe.zadd(index, {conversation_id: time.time()})
+                    pipe.sadd(self._owners, conversation.owner)
+                    pipe.hset(self._sizes, conversation_id,
+                              f"{len(body)} {conversation.owner}")
+                    pipe.hincrby(self._bytes, conversation.owner, len(body) - len(raw))
+                    pipe.zcard(index)
+                    *_, used, count = await pipe.execute()
+                    break
                 except self._watch_error:
                     continue
+        if int(count) > self.max_entries or int(used) > self.max_owner_bytes:
+            await self._account(keys=[self._sizes, self._bytes, index],
+                                args=[self.prefix, conversation_id, conversation.owner,
+                                      len(body), time.time(), self.max_entries,
+                                      self.max_owner_bytes])
+        return conversation
 
     # -- housekeeping -------------------------------------------------------------------
     async def purge_expired(self) -> int:
         removed = 0
-        batch: list[bytes] = []
-        async for member, _score in self._redis.zscan_iter(self._index, count=500):
-            batch.append(member)
-            if len(batch) >= 500:
-                removed += await self._purge(keys=[self._index], args=[self.prefix, *batch])
-                batch.clear()
-        if batch:
-            removed += await self._purge(keys=[self._index], args=[self.prefix, *batch])
+        for raw_owner in await self._redis.smembers(self._owners):
+            index = self._index(_text(raw_owner))
+            batch: list[bytes] = []
+            async for member, _score in self._redis.zscan_iter(index, count=500):
+                batch.append(member)
+                if len(batch) >= 500:
+                    removed += await self._purge_batch(index, batch)
+                    batch = []
+            if batch:
+                removed += await self._purge_batch(index, batch)
         return removed
+
+    async def _purge_batch(self, index: str, ids: list[bytes]) -> int:
+        return int(await self._purge(keys=[self._sizes, self._bytes, index],
+                                     args=[self.prefix, *ids]))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _remaining_ms(expires_at: float) -> int:

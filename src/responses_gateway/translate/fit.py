@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from ..providers import Profile
+from .reasoning_fields import replay_reasoning
 
 __all__ = ["fit_messages", "fit_tool_choice", "reasoning_knob", "schema_instruction",
            "short_tool_id"]
@@ -25,10 +26,12 @@ _AFTER_TOOLS = "Done."
 
 
 def fit_messages(messages: list[dict[str, Any]], profile: Profile, *, thinking: bool | None,
-                 model: str = "", tools: bool = False) -> list[dict[str, Any]]:
+                 model: str = "", tools: bool = False,
+                 reasoning_seen: str | None = None) -> list[dict[str, Any]]:
     """Roles, content shape, tool ids and reasoning fields as the provider accepts them.
     `thinking` is whether the request switched thinking on (None: it did not say), `tools`
-    whether it carries tools, `model` the provider's model name."""
+    whether it carries tools, `model` the provider's model name, `reasoning_seen` the field
+    this upstream and model used for reasoning lately (for turns that do not say)."""
     replay = profile.replays_reasoning(model)
     fitted: list[dict[str, Any]] = []
     for message in messages:
@@ -45,7 +48,8 @@ def fit_messages(messages: list[dict[str, Any]], profile: Profile, *, thinking: 
                 and all(isinstance(p, dict) and p.get("type") == "text" for p in content)):
             changes["content"] = "\n".join(p.get("text", "") for p in content)
         if role == "assistant":
-            _fit_reasoning(message, profile, replay, thinking, tools, changes, drop)
+            message = replay_reasoning(message, profile, replay=replay, thinking=thinking,
+                                       seen=reasoning_seen, tools=tools)
             calls = message.get("tool_calls")
             if calls and (profile.tool_id_format or not profile.tool_call_extras
                           or profile.missing_call_extra is not None):
@@ -59,21 +63,6 @@ def fit_messages(messages: list[dict[str, Any]], profile: Profile, *, thinking: 
             message.update(changes)
         fitted.append(message)
     return fitted
-
-
-def _fit_reasoning(message: dict[str, Any], profile: Profile, replay: bool,
-                   thinking: bool | None, tools: bool, changes: dict[str, Any],
-                   drop: set[str]) -> None:
-    if not replay:
-        if "reasoning_content" in message:
-            drop.add("reasoning_content")
-        return
-    if thinking is False or message.get("reasoning_content"):
-        return
-    if profile.reasoning_placeholder_all and tools:
-        changes["reasoning_content"] = ""
-    elif profile.reasoning_placeholder is not None and message.get("tool_calls"):
-        changes["reasoning_content"] = profile.reasoning_placeholder
 
 
 def _fit_call(call: Any, profile: Profile, *, first: bool) -> Any:

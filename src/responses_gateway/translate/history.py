@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping
 
 import orjson
 
+from .reasoning_fields import Reasoning, attach_reasoning
 from .tools import ToolMap
 
 __all__ = ["to_assistant_message", "with_item_ids"]
@@ -26,11 +27,15 @@ _ID_PREFIXES = {
 
 
 def to_assistant_message(output: list[dict[str, Any]], tool_map: ToolMap,
-                         call_extras: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+                         call_extras: Mapping[str, Any] | None = None,
+                         carried: Mapping[str, Reasoning] | None = None
+                         ) -> dict[str, Any] | None:
     """The assistant chat message equivalent to `output`; None if nothing was produced.
-    `call_extras` is what the provider attached to its tool calls (by call id), kept on them."""
+    `call_extras` is what the provider attached to its tool calls (by call id), kept on them;
+    `carried` says, by reasoning item id, which provider field carried that reasoning."""
     texts: list[str] = []
     reasoning: list[str] = []
+    via: Reasoning | None = None
     calls: list[dict[str, Any]] = []
     for item in output:
         kind = item.get("type")
@@ -39,6 +44,7 @@ def to_assistant_message(output: list[dict[str, Any]], tool_map: ToolMap,
                 texts.append(part.get("text") or part.get("refusal") or "")
         elif kind == "reasoning":
             reasoning.extend(p.get("text", "") for p in item.get("content") or ())
+            via = via or (carried or {}).get(item.get("id", ""))
         elif kind == "function_call":
             calls.append(_call(item["call_id"],
                                tool_map.chat_name(item["name"], item.get("namespace")),
@@ -55,7 +61,8 @@ def to_assistant_message(output: list[dict[str, Any]], tool_map: ToolMap,
                                  if call_extras and call["id"] in call_extras else call
                                  for call in calls]
     if reasoning:
-        message["reasoning_content"] = "".join(reasoning)
+        text = "".join(reasoning)
+        attach_reasoning(message, Reasoning(text, via.via, via.details) if via else Reasoning(text))
     return message
 
 

@@ -17,12 +17,13 @@ import orjson
 
 from ..protocol.errors import InvalidRequest
 from ..providers import Profile
+from .reasoning_fields import Reasoning, attach_reasoning
 from .tools import ToolMap
 
 __all__ = ["CompactionExpander", "ExtrasResolver", "ReasoningResolver", "to_chat_messages"]
 
-# Given a replayed reasoning item, the raw reasoning text to send back (or None).
-ReasoningResolver = Callable[[dict[str, Any]], "str | None"]
+# Given a replayed reasoning item, the raw reasoning to send back (or None).
+ReasoningResolver = Callable[[dict[str, Any]], "Reasoning | None"]
 # Given a replayed reasoning item, the tool-call extras sealed in it, by call id.
 ExtrasResolver = Callable[[dict[str, Any]], "dict[str, Any]"]
 # Given a compaction item, the chat messages it stands for (or None to drop it).
@@ -108,7 +109,7 @@ class _Builder:
                                if m.get("role") == "tool"}
         self.pending: set[str] = set()  # calls sent whose outputs have not been placed yet
         self.deferred: list[dict[str, Any]] = []  # messages waiting for those outputs
-        self.reasoning: str | None = None  # raw reasoning for the next assistant message
+        self.reasoning: Reasoning | None = None  # for the next assistant message
         self.resolve_reasoning = resolve_reasoning
         self.expand_compaction = expand_compaction
         self.strict = strict
@@ -139,7 +140,7 @@ class _Builder:
         if kind == "message":
             message = _message(item, param, self.profile)
             if message["role"] == "assistant" and self.reasoning is not None:
-                message["reasoning_content"] = self.reasoning
+                attach_reasoning(message, self.reasoning)
                 self.reasoning = None
             self.place(message)
         elif kind in _CALL_ITEMS:
@@ -169,7 +170,7 @@ class _Builder:
             self.messages.append(target)
         target.setdefault("tool_calls", []).append(call)
         if self.reasoning is not None and "reasoning_content" not in target:
-            target["reasoning_content"] = self.reasoning
+            attach_reasoning(target, self.reasoning)
         self.reasoning = None
         self.pending.add(call["id"])
         self.known_calls.add(call["id"])

@@ -10,7 +10,9 @@ Pure: the nonce comes in as an argument.
 Blob format: "rgw1." + base64url(nonce[12] + ciphertext+tag) over
 orjson({"k": kind, "p": provider, "m": model, "r": text[, "x": extras]}), with associated data
 b"rgw1". `extras` maps tool call ids to what the provider attached to those calls and wants
-back unchanged (Gemini's `extra_content` with its thought signature).
+back unchanged (Gemini's `extra_content` with its thought signature). Reasoning blobs also
+name the provider field that carried the text ("f") and keep a `reasoning_details` array as
+sent ("d"), so the next turn sends it back the same way from any replica, after any restart.
 The same carrier holds compaction summaries (kind "compaction").
 """
 
@@ -24,6 +26,8 @@ from typing import Any
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .reasoning_fields import VIAS, Reasoning
 
 __all__ = ["SEALED_PREFIX", "ReasoningSeal", "derive_key", "reasoning_text_of"]
 
@@ -52,12 +56,17 @@ class ReasoningSeal:
             raise ValueError("the reasoning key must be 32 bytes")
 
     def seal(self, reasoning: str, *, provider: str, model: str, nonce: bytes,
-             kind: str = "reasoning", extras: dict[str, Any] | None = None) -> str:
+             kind: str = "reasoning", extras: dict[str, Any] | None = None,
+             via: str | None = None, details: list[dict[str, Any]] | None = None) -> str:
         if len(nonce) != NONCE_BYTES:
             raise ValueError("nonce must be 12 bytes")
         payload: dict[str, Any] = {"k": kind, "p": provider, "m": model, "r": reasoning}
         if extras:
             payload["x"] = extras
+        if via is not None:
+            payload["f"] = via
+        if details:
+            payload["d"] = details
         plain = orjson.dumps(payload)
         sealed = AESGCM(self.key).encrypt(nonce, plain, _AAD)
         return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
@@ -69,6 +78,16 @@ class ReasoningSeal:
         payload = self._open(blob, provider=provider, kind=kind)
         reasoning = payload.get("r") if payload is not None else None
         return reasoning if isinstance(reasoning, str) else None
+
+    def unseal_reasoning(self, blob: Any, *, provider: str | None) -> Reasoning | None:
+        """As `unseal`, with the field that carried the reasoning and any details array."""
+        payload = self._open(blob, provider=provider, kind="reasoning")
+        text = payload.get("r") if payload is not None else None
+        if payload is None or not isinstance(text, str):
+            return None
+        via, details = payload.get("f"), payload.get("d")
+        return Reasoning(text, via if via in VIAS else None,
+                         details if isinstance(details, list) else None)
 
     def unseal_extras(self, blob: Any, *, provider: str | None) -> dict[str, Any]:
         """The per-tool-call extras sealed in `blob` ({} when none, or not trusted)."""

@@ -25,8 +25,8 @@ from .response import (
     response_error,
     to_responses_usage,
 )
-from .think import ThinkSplitter
 from .logprobs import chat_logprobs
+from .reasoning_fields import Reasoning, ReasoningReader
 from .tools import ToolMap, complete_json, new_tool_call_item, unwrap_custom_input
 
 __all__ = ["Event", "IdFactory", "Phase", "ResponseStream", "StreamStateError"]
@@ -38,7 +38,8 @@ IdFactory = Callable[[str], str]  # prefix ("msg", "fc", ...) -> a new unique id
 class ReasoningSealer(Protocol):
     """Raw reasoning (and per-call extras) -> `encrypted_content`."""
 
-    def __call__(self, text: str, /, extras: dict[str, Any] | None = ...) -> str | None: ...
+    def __call__(self, reasoning: Reasoning, /,
+                 extras: dict[str, Any] | None = ...) -> str | None: ...
 
 
 
@@ -94,7 +95,10 @@ class ResponseStream:
         self._closed_calls: set[Any] = set()  # upstream indices and ids of finished calls
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
-        self._think = ThinkSplitter() if think_tags else None
+        self._reader = ReasoningReader(think_tags=think_tags)
+        # The reasoning of each finished reasoning item, by item id, with the provider field
+        # that carried it (stored history sends it back under that field).
+        self.reasoning: dict[str, Reasoning] = {}
         self._chunk_logprobs: list[dict[str, Any]] = []  # the current chunk's, until used
         self._part_logprobs: list[dict[str, Any]] = []  # those of the open output_text part
         # Prefix of the raw reasoning text events, if the client wants them
@@ -164,12 +168,11 @@ class ResponseStream:
             raise StreamStateError("finish() after the terminal event")
         if self._phase is Phase.IDLE:
             self._start()
-        if self._think is not None:
-            reasoning, content = self._think.flush()
-            if reasoning:
-                self._reasoning_delta(reasoning)
-            if content:
-                self._text_delta("output_text", content)
+        reasoning, content = self._reader.flush()
+        if reasoning:
+            self._reasoning_delta(reasoning)
+        if content:
+            self._text_delta("output_text", content)
         reason = INCOMPLETE_REASONS.get(self._finish_reason or "")
         self._close_item("incomplete" if reason else "completed")
         if self._unsealed_extras:
@@ -209,17 +212,12 @@ class ResponseStream:
     # -- deltas ---------------------------------------------------------------------------
 
     def _consume_delta(self, delta: dict[str, Any]) -> None:
-        # Providers name the thinking stream `reasoning_content` (DeepSeek, Qwen, Kimi) or
-        # `reasoning` (vLLM, OpenRouter).
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if isinstance(reasoning, str) and reasoning:
+        # Reasoning may come in any of several fields, or inside the content.
+        reasoning, content = self._reader.read(delta)
+        if reasoning:
             self._reasoning_delta(reasoning)
-        content = delta.get("content")
         if content:
-            if isinstance(content, list):  # some servers answer with content parts
-                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-            if isinstance(content, str) and content:
-                self._content_delta(content)
+            self._text_delta("output_text", content)
         refusal = delta.get("refusal")
         if isinstance(refusal, str) and refusal:
             self._text_delta("refusal", refusal)
@@ -230,14 +228,6 @@ class ResponseStream:
             for position, call in enumerate(tool_calls):
                 if isinstance(call, dict):
                     self._tool_delta(call, position)
-
-    def _content_delta(self, content: str) -> None:
-        if self._think is not None:
-            reasoning, content = self._think.feed(content)
-            if reasoning:
-                self._reasoning_delta(reasoning)
-        if content:
-            self._text_delta("output_text", content)
 
     def _reasoning_delta(self, text: str) -> None:
         if self._phase is not Phase.REASONING:
@@ -427,7 +417,7 @@ class ResponseStream:
                       "summary": []}
         self._announce()
         item = {**self._item, "status": "completed"}
-        sealed = self._seal("", extras)
+        sealed = self._seal(Reasoning(""), extras)
         if sealed is not None:
             item["encrypted_content"] = sealed
         self._emit("response.output_item.done", output_index=len(self._output), item=item)
@@ -451,7 +441,9 @@ class ResponseStream:
         extras, self._unsealed_extras = self._unsealed_extras, {}
         sealed = None
         if self._seal is not None:
-            sealed = self._seal(text, extras) if extras else self._seal(text)
+            carried = Reasoning(text, self._reader.via, self._reader.details)
+            self.reasoning[item_id] = carried
+            sealed = self._seal(carried, extras) if extras else self._seal(carried)
         if sealed is not None:
             done["encrypted_content"] = sealed
         return done

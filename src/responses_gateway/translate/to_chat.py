@@ -58,8 +58,12 @@ def to_chat_request(
     expand_compaction: CompactionExpander | None = None,
     stream: bool | None = None,
     resolve_extras: ExtrasResolver | None = None,
+    reasoning_seen: str | None = None,
 ) -> ChatRequest:
-    """Build the chat request; raises InvalidRequest for anything that cannot be carried."""
+    """Build the chat request; raises InvalidRequest for anything that cannot be carried.
+
+    `reasoning_seen`: the field the upstream used for reasoning lately (lessons.py).
+    """
     toolset = to_chat_tools(request.body.get("tools"), request.body.get("tool_choice"), profile,
                             reject_unsupported=reject_unsupported_tools)
     messages: list[dict[str, Any]] = []
@@ -119,7 +123,7 @@ def to_chat_request(
     if "tool_choice" in body:
         body["tool_choice"] = fit_tool_choice(body["tool_choice"], profile, thinking)
     body["messages"] = fit_messages(body["messages"], profile, thinking=thinking, model=model,
-                                    tools="tools" in body)
+                                    tools="tools" in body, reasoning_seen=reasoning_seen)
     return ChatRequest(body, toolset.tool_map, toolset.echo, toolset.dropped,
                        settings_messages)
 
