@@ -10,7 +10,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
 # Wheels for the package and every dependency, so the final stage needs no compiler.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[redis]"
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[redis,postgres]"
 
 FROM python:3.12-slim
 # A fixed, unprivileged user; the data directory (SQLite store, reasoning key) is its home.
@@ -18,7 +18,7 @@ RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/responses-gate
         --create-home --shell /usr/sbin/nologin gateway \
     && chmod 0700 /var/lib/responses-gateway
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels "responses-gateway[redis]" \
+RUN pip install --no-cache-dir --no-index --find-links /wheels "responses-gateway[redis,postgres]" \
     && rm -rf /wheels
 USER gateway:gateway
 WORKDIR /var/lib/responses-gateway

@@ -48,6 +48,7 @@ class _Upstream:
     def __init__(self) -> None:
         self.feed: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.stream_done = False
+        self.frames_pending = 0
         self.closed = False
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
@@ -72,7 +73,7 @@ async def _background_run(store: MemoryStore) -> tuple[web.Application, Generati
     app[session_key] = aiohttp.ClientSession()
     app[runs_key] = {}
     create = parse_create_request(b'{"model": "m", "input": "hi", "background": true}')
-    generation = await prepare_generation(app, create, stream_upstream=True)
+    generation = await prepare_generation(app, create, owner="", stream_upstream=True)
     upstream = _Upstream()
     generation.client = upstream  # type: ignore[assignment]
     await start_background(app, generation)

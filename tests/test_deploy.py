@@ -78,8 +78,8 @@ def test_systemd_unit_is_well_formed() -> None:
 
 def test_compose_gateways_share_a_store_and_need_keys() -> None:
     text = COMPOSE.read_text()
-    assert re.search(r"RESPONSES_GATEWAY_STORE: (redis|postgres(ql)?)://", text), \
-        "replicas must share a store"
+    shared = r"RESPONSES_GATEWAY_STORE: (\$\{RESPONSES_GATEWAY_STORE:-)?(redis|postgres(ql)?)://"
+    assert re.search(shared, text), "replicas must share a store"
     for required in ("RESPONSES_GATEWAY_API_KEYS", "RESPONSES_GATEWAY_REASONING_KEY",
                      "RESPONSES_GATEWAY_UPSTREAM_API_KEY"):
         assert re.search(rf"{required}: \$\{{{required}:\?", text), \

@@ -203,7 +203,8 @@ class Settings:
         if not (self.store_url in ("memory", "none", "off")
                 or self.store_url.startswith(_STORE_SCHEMES)):
             raise ValueError(f"unknown store URL {self.store_url!r}; use sqlite:///path, "
-                             "redis://host:port/db, memory or none")
+                             "redis://host:port/db, postgresql://user@host/db, memory or "
+                             "none")
         if self.run_lease <= 0:
             raise ValueError("run_lease must be positive")
         if self.sse_keepalive < 0 or self.shutdown_timeout < 0:
@@ -274,7 +275,7 @@ def upstreams_from_toml(data: Mapping[str, object], environ: Mapping[str, str]
     return tuple(upstreams)
 
 
-_STORE_SCHEMES = ("sqlite:", "redis://", "rediss://", "unix://")
+_STORE_SCHEMES = ("sqlite:", "redis://", "rediss://", "unix://", "postgresql://", "postgres://")
 
 _UPSTREAM_KEYS = frozenset({"name", "base_url", "api_key_env", "profile", "models", "aliases",
                             "api_version"})

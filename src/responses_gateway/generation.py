@@ -33,6 +33,7 @@ from .appkeys import (
     too_large,
 )
 from .config import Upstream
+from .ids import new_id
 from .keys import current_key, require_model
 from .leases import lease_expired, mark_dead
 from .lessons import Lessons
@@ -61,10 +62,6 @@ __all__ = ["Generation", "new_id", "prepare_generation"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{os.urandom(12).hex()}"
 
 
 @dataclass(kw_only=True)  # no slots: listed_input is a cached_property
@@ -123,19 +120,28 @@ class Generation:
         try:
             observe.note_first_token()
             yield self.machine.start()
+            # The events of the chunks of one network read go out as one batch (one write to
+            # the client, one wake-up of the writer), not one batch per chunk.
+            held: list[Event] = []
             try:
                 if first is not None:
                     batch = self._feed(first)
                     if batch:
                         yield batch
                 async for chunk in chunks:
-                    batch = self._feed(chunk)
-                    if batch:
-                        yield batch
+                    held += self._feed(chunk)
+                    if held and not self.client.frames_pending:
+                        yield held
+                        held = []
+                if held:  # the stream ended ([DONE]) inside a read
+                    yield held
+                    held = []
                 self._check_stream_end()
                 tail = self.machine.finish(completed_at=int(time.time()))
                 self._remember_reasoning()
             except UpstreamError as exc:
+                if held:  # what the client has not seen yet goes before the failure
+                    yield held
                 logger.warning("upstream %s failed mid-stream for %s: %s", self.upstream.name,
                                self.response_id, exc.message)
                 observe.note_error(exc)

@@ -153,9 +153,8 @@ async def send_sse(request: web.Request, batches: Batches, *,
             if generation is None or not response.prepared:
                 raise  # nothing sent yet: the client gets an HTTP error
             tail = await generation.interrupt(exc)
-        if tail:
-            await _write(request, response, _frames(tail))
-        await _end(request, response, done=settings.done_sentinel)
+        await _end(request, response, done=settings.done_sentinel,
+                   data=_frames(tail) if tail else b"")
     except (ClientLeft, ConnectionError):
         # Closing the event source released a foreground stream's upstream request; a
         # background run goes on without its follower.
@@ -215,12 +214,14 @@ async def _write(request: web.Request, response: web.StreamResponse, data: bytes
     await response.write(data)
 
 
-async def _end(request: web.Request, response: web.StreamResponse, *, done: bool) -> None:
+async def _end(request: web.Request, response: web.StreamResponse, *, done: bool,
+               data: bytes = b"") -> None:
+    """End the stream, with its last events (and [DONE]) in the same write as the end."""
     if done:
-        await _write(request, response, DONE_FRAME)
-    elif not response.prepared:
+        data += DONE_FRAME
+    if not response.prepared:
         await response.prepare(request)
-    await response.write_eof()
+    await response.write_eof(data)
 
 
 def _frames(batch: list[Event]) -> bytes:

@@ -89,7 +89,8 @@ class PoolSlots:
 class UpstreamClient:
     """Talks to one upstream. Cheap to build per request; the session is shared."""
 
-    __slots__ = ("_headers", "_session", "_slots", "_timeouts", "stream_done", "upstream")
+    __slots__ = ("_headers", "_session", "_slots", "_timeouts", "frames_pending", "stream_done",
+                 "upstream")
 
     def __init__(self, session: aiohttp.ClientSession, upstream: Upstream,
                  timeouts: Timeouts, slots: PoolSlots | None = None) -> None:
@@ -107,6 +108,10 @@ class UpstreamClient:
         self._headers = headers
         # Set once a stream ended with `data: [DONE]` (or was a single JSON body).
         self.stream_done = False
+        # While a stream is read: how many frames of the current network read come after the
+        # chunk just yielded (they are parsed without waiting). The caller may hold events
+        # back until the read's last chunk and send them in one write.
+        self.frames_pending = 0
 
     def __repr__(self) -> str:
         return f"<UpstreamClient {self.upstream.name} {self.upstream.display_url}>"
@@ -183,17 +188,22 @@ class UpstreamClient:
             decoder = SseDecoder()
             with self._map_errors():
                 async for data in response.content.iter_any():
-                    for frame in decoder.feed(data):
+                    frames = decoder.feed(data)
+                    for n, frame in enumerate(frames, 1):
                         chunk = self._parse_chunk(frame)
                         if chunk is None:
                             return
+                        self.frames_pending = len(frames) - n
                         yield chunk
-            for frame in decoder.flush():
+            frames = decoder.flush()
+            for n, frame in enumerate(frames, 1):
                 chunk = self._parse_chunk(frame)
                 if chunk is None:
                     return
+                self.frames_pending = len(frames) - n
                 yield chunk
         finally:
+            self.frames_pending = 0
             response.release()
             if slots is not None:
                 slots.release()

@@ -202,9 +202,10 @@ def _ci() -> bool:
 
 
 def _redis_unavailable(reason: str) -> None:
-    """Skip locally; with CI=true a missing Redis is a failure, never a skip."""
+    """Skip locally; with CI=true a missing Redis (or PostgreSQL) is a failure, never a
+    skip."""
     if _ci():
-        pytest.fail(f"{reason} (CI is set, so Redis is required)", pytrace=False)
+        pytest.fail(f"{reason} (CI is set, so the server is required)", pytrace=False)
     pytest.skip(reason)
 
 
@@ -228,6 +229,41 @@ def redis_db() -> Iterator[Any]:
     finally:
         client.flushdb()
         client.close()
+
+
+STATEFUL_POSTGRES_ADMIN = os.environ.get("RG_TEST_POSTGRES",
+                                        "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_db() -> Iterator[Callable[[], str]]:
+    """A PostgreSQL database made for the session (dropped at its end). Calling the fixture's
+    value gives the URL of a fresh schema in it: a store no other gateway uses."""
+    import asyncio
+    import uuid
+
+    try:
+        import asyncpg
+    except ImportError:
+        _redis_unavailable("asyncpg is not installed: pip install 'responses-gateway[postgres]'")
+    name = f"rg_e2e_{uuid.uuid4().hex[:12]}"
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(STATEFUL_POSTGRES_ADMIN, timeout=5)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        _redis_unavailable(f"no PostgreSQL reachable at {STATEFUL_POSTGRES_ADMIN}: {exc}")
+    database = STATEFUL_POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield lambda: f"{database}?schema=s_{uuid.uuid4().hex[:10]}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 class _RelayedConnection:

@@ -1,10 +1,11 @@
-"""End to end: two gateway replicas sharing one Redis (issue #5, "several replicas").
+"""End to end: two gateway replicas sharing one store (issue #5, "several replicas"), once
+on Redis and once on PostgreSQL.
 
 Gateways A and B run as separate processes on different ports with
-`--store redis://127.0.0.1:6379/15` and talk to the same mock provider (through the relay that
+`--store redis://127.0.0.1:6379/15` (or one PostgreSQL schema) and talk to the same mock provider (through the relay that
 shows when an upstream connection is closed). Whatever is created on one is read, continued,
 resumed and cancelled on the other. Every Response and SSE event is checked by the strict
-openai SDK and the Open Responses schema. Without Redis these tests skip (fail with CI=true).
+openai SDK and the Open Responses schema. Without Redis or PostgreSQL these tests skip (fail with CI=true).
 """
 
 from __future__ import annotations
@@ -32,11 +33,16 @@ from test_stateful import (
 )
 
 
-@pytest.fixture(scope="module")
-def replicas(redis_db: Any, launch_gateway: Callable[..., Server]) -> Iterator[tuple[Server,
-                                                                                    Server]]:
-    a = launch_gateway("replica-a", REDIS_URL, "--run-lease", "2")
-    b = launch_gateway("replica-b", REDIS_URL, "--run-lease", "2")
+@pytest.fixture(scope="module", params=["redis", "postgres"])
+def replicas(launch_gateway: Callable[..., Server],
+             request: pytest.FixtureRequest) -> Iterator[tuple[Server, Server]]:
+    if request.param == "redis":
+        request.getfixturevalue("redis_db")
+        url = REDIS_URL
+    else:
+        url = request.getfixturevalue("postgres_db")()  # one schema, shared by A and B
+    a = launch_gateway(f"replica-a-{request.param}", url, "--run-lease", "2")
+    b = launch_gateway(f"replica-b-{request.param}", url, "--run-lease", "2")
     assert a.url != b.url
     yield a, b
     a.stop()

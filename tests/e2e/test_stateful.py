@@ -33,7 +33,7 @@ from e2e_support import (
 from schema_check import check_event_sequence, validate_event, validate_response
 
 REDIS_URL = os.environ.get("RG_TEST_REDIS", "redis://127.0.0.1:6379") + "/15"
-BACKENDS = ["sqlite", "redis"]
+BACKENDS = ["sqlite", "redis", "postgres"]
 
 
 
@@ -139,6 +139,8 @@ def _store_url(backend: str, directory: Path, request: pytest.FixtureRequest) ->
     if backend == "redis":
         request.getfixturevalue("redis_db")
         return REDIS_URL
+    if backend == "postgres":
+        return str(request.getfixturevalue("postgres_db")())
     return f"sqlite:///{directory / 'responses.db'}"
 
 

@@ -61,7 +61,7 @@ def _launch(spawn_server: Callable[..., Server], provider: Server, store: str, d
     return Stack(server, MockLog(provider))
 
 
-@pytest.fixture(scope="module", params=["sqlite", "redis"])
+@pytest.fixture(scope="module", params=["sqlite", "redis", "postgres"])
 def stack(request: pytest.FixtureRequest, spawn_server: Callable[..., Server],
           provider: Server, tmp_path_factory: pytest.TempPathFactory) -> Stack:
     data = tmp_path_factory.mktemp(f"tenancy-{request.param}")
@@ -77,6 +77,8 @@ def stack(request: pytest.FixtureRequest, spawn_server: Callable[..., Server],
                 pytest.fail(f"no Redis at {REDIS_URL}: {exc}")
             pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
         store = REDIS_URL
+    elif request.param == "postgres":
+        store = request.getfixturevalue("postgres_db")()
     else:
         store = f"sqlite:///{data / 'responses.db'}"
     return _launch(spawn_server, provider, store, data)

@@ -51,3 +51,18 @@ def test_a_decoded_body_is_checked_too() -> None:
 
 def test_text_is_accepted_like_bytes() -> None:
     assert parse_json_object('{"a": [1]}') == {"a": [1]}
+
+
+def test_brackets_inside_strings_are_not_depth() -> None:
+    text = "[" * 300 + "{" * 300
+    assert parse_json_object(orjson.dumps({"v": text})) == {"v": text}
+
+
+def test_a_decoded_body_at_the_limit_is_accepted_and_one_more_is_not() -> None:
+    value: object = "x"
+    for _ in range(MAX_JSON_DEPTH - 1):
+        value = {"k": value}
+    check_depth({"k": value})  # type: ignore[dict-item]
+    check_depth({"k": value})  # the padding is reused: a second check sees the same limit
+    with pytest.raises(InvalidRequest):
+        check_depth({"k": {"k": value}})  # type: ignore[dict-item]

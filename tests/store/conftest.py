@@ -1,9 +1,12 @@
-"""Store test fixtures: one store factory per backend, and a dedicated Redis test database
-(RG_TEST_REDIS_URL, default db 13). Each Redis test gets its own key prefix, so concurrent
-test sessions on one Redis do not collide; the session deletes its keys when it ends."""
+"""Store test fixtures: one store factory per backend, a dedicated Redis test database
+(RG_TEST_REDIS_URL, default db 13) and a PostgreSQL database made for the session
+(on RG_TEST_POSTGRES, default postgresql://postgres@127.0.0.1:5432/postgres). Each Redis test
+gets its own key prefix and each Postgres test its own schema, so concurrent test sessions do
+not collide; the session deletes its keys and drops its database when it ends."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from pathlib import Path
@@ -16,7 +19,9 @@ from responses_gateway.store import ResponseStore
 REDIS_URL = os.environ.get("RG_TEST_REDIS_URL",
                            os.environ.get("RG_TEST_REDIS", "redis://127.0.0.1:6379") + "/13")
 SESSION_PREFIX = f"rg:test:{uuid.uuid4().hex[:12]}:"  # below it, one prefix per test
-BACKENDS = ["memory", "sqlite", "redis"]
+POSTGRES_ADMIN = os.environ.get("RG_TEST_POSTGRES",
+                                "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ["memory", "sqlite", "redis", "postgres"]
 StoreFactory = Callable[..., ResponseStore]
 
 
@@ -25,10 +30,42 @@ def _in_ci() -> bool:
 
 
 def _unavailable(reason: str) -> None:
-    """Skip locally; on CI a missing Redis is a failure, not a skip."""
+    """Skip locally; on CI a missing Redis or PostgreSQL is a failure, not a skip."""
     if _in_ci():
-        pytest.fail(f"{reason} (CI is set, so Redis is required)", pytrace=False)
+        pytest.fail(f"{reason} (CI is set, so the server is required)", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database made for this test session (dropped at the end): its URL."""
+    try:
+        import asyncpg
+    except ImportError:
+        _unavailable("asyncpg is not installed: pip install 'responses-gateway[postgres]'")
+    name = f"rg_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        _unavailable(f"no PostgreSQL reachable at {POSTGRES_ADMIN}: {exc}")
+    try:
+        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """A URL with a fresh schema for one test's PostgresStores."""
+    return f"{postgres_database}?schema=t_{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +113,8 @@ def make_store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
     if backend == "redis":
         url = request.getfixturevalue("redis_url")
         prefix = request.getfixturevalue("redis_prefix")
+    if backend == "postgres":
+        url = request.getfixturevalue("postgres_url")
 
     def factory(**kwargs: Any) -> ResponseStore:
         if backend == "memory":
@@ -86,6 +125,10 @@ def make_store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
             from responses_gateway.store.sqlite import SqliteStore
 
             return SqliteStore(str(tmp_path / "data" / "store.db"), **kwargs)
+        if backend == "postgres":
+            from responses_gateway.store.postgres import PostgresStore
+
+            return PostgresStore(url, **kwargs)
         from responses_gateway.store.redis import RedisStore
 
         return RedisStore(url, prefix=prefix, **kwargs)

@@ -1,5 +1,5 @@
-"""The ResponseStore contract, run against every backend: memory, sqlite (a tmp file) and
-redis (the test database). Each test is a sync function driving one asyncio.run()."""
+"""The ResponseStore contract, run against every backend: memory, sqlite (a tmp file), redis
+(the test database) and postgres (a schema of the session's database). Each test is a sync function driving one asyncio.run()."""
 
 from __future__ import annotations
 
@@ -268,7 +268,17 @@ def test_open_store_redis() -> None:
             _close(store)
 
 
-@pytest.mark.parametrize("url", ["postgres://x", "mysql://y", "sqlite", "file:///tmp/x"])
+def test_open_store_postgres() -> None:
+    pytest.importorskip("asyncpg", reason="asyncpg is not installed")
+    from responses_gateway.store.postgres import PostgresStore
+
+    for url in ("postgresql://u@127.0.0.1:5432/db", "postgres://u@h/db?schema=rg"):
+        store = open_store(url, ttl=60)
+        assert isinstance(store, PostgresStore) and store.ttl == 60
+        _close(store)
+
+
+@pytest.mark.parametrize("url", ["mysql://y", "sqlite", "file:///tmp/x", "postgresx://z"])
 def test_open_store_unknown_url(url: str) -> None:
     with pytest.raises(ValueError, match="unknown store URL"):
         open_store(url)

@@ -24,7 +24,7 @@ from responses_gateway.store.usage import (
 REDIS = os.environ.get("RG_TEST_REDIS", "redis://127.0.0.1:6379") + "/13"
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "postgres"])
 def make_log(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], UsageLog]:
     kind = request.param
     if kind == "memory":
@@ -35,7 +35,8 @@ def make_log(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Usa
         request.getfixturevalue("redis_admin")  # skips (fails on CI) without Redis
         prefix = f"rg:test-usage:{uuid.uuid4().hex[:8]}:"
         return lambda: open_usage_log(REDIS, redis_prefix=prefix)
-    raise AssertionError(kind)
+    url = request.getfixturevalue("postgres_url")  # skips (fails on CI) without PostgreSQL
+    return lambda: open_usage_log(url)
 
 
 def _run(make_log: Callable[[], UsageLog], body: Callable[[UsageLog], Any]) -> None:

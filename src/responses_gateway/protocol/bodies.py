@@ -9,6 +9,7 @@ chat request): `MAX_JSON_DEPTH` levels of arrays and objects, the body itself be
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import orjson
@@ -40,7 +41,7 @@ def check_depth(body: dict[str, Any]) -> None:
     # The writer itself is the exact test, padded so that it stops at MAX_JSON_DEPTH. It is
     # cheaper than counting brackets in the raw body (a 40 KB Codex request: ~15 us).
     try:
-        orjson.dumps(_padded(body))
+        _dump_padded(body)
     except orjson.JSONEncodeError:
         path = _too_deep(body)
         if path is None:  # not a depth problem: something the writer cannot encode
@@ -51,11 +52,26 @@ def check_depth(body: dict[str, Any]) -> None:
                              param=path, code="nesting_too_deep") from None
 
 
-def _padded(body: Any) -> Any:
-    wrapped: Any = body
-    for _ in range(_WRITER_DEPTH - MAX_JSON_DEPTH):
-        wrapped = [wrapped]
-    return wrapped
+_padding = threading.local()  # per thread: the nest is filled in and emptied around a dump
+
+
+def _dump_padded(body: Any) -> None:
+    """orjson.dumps(body) inside _WRITER_DEPTH - MAX_JSON_DEPTH lists, so it fails exactly
+    when body is nested deeper than MAX_JSON_DEPTH. The lists are made once per thread, not
+    per request (building them cost as much as the dump of a small body)."""
+    nest = getattr(_padding, "nest", None)
+    if nest is None:
+        hole: list[Any] = [None]
+        outer: list[Any] = hole
+        for _ in range(_WRITER_DEPTH - MAX_JSON_DEPTH - 1):
+            outer = [outer]
+        nest = _padding.nest = (outer, hole)
+    outer, hole = nest
+    hole[0] = body
+    try:
+        orjson.dumps(outer)
+    finally:
+        hole[0] = None
 
 
 def _too_deep(body: dict[str, Any]) -> str | None:

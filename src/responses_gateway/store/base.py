@@ -31,8 +31,7 @@ import orjson
 
 from .dedup import restore_messages, shrink_messages
 
-__all__ = ["DEFAULT_OWNER", "Conversation", "RecordTooLarge", "ResponseStore", "StoredResponse",
-           "open_store"]
+__all__ = ["DEFAULT_OWNER", "Conversation", "RecordTooLarge", "ResponseStore", "StoredResponse"]
 
 # The owner when no client keys are configured, and of records stored before owners existed.
 DEFAULT_OWNER = ""
@@ -318,25 +317,3 @@ class ResponseStore(abc.ABC):
 
     async def ping(self) -> None:
         """Raise one of `outage_errors` if the store cannot be used now."""
-
-
-def open_store(url: str, **bounds: Any) -> ResponseStore | None:
-    """The store for a `--store` URL; None for `none` (stateless). `bounds` are the
-    ResponseStore keyword arguments (ttl, max_entries, max_owner_bytes, max_record_bytes)."""
-    if url in ("none", "off", ""):
-        return None
-    if url == "memory":
-        from .memory import MemoryStore
-
-        return MemoryStore(**bounds)
-    if url.startswith("sqlite:"):
-        from .sqlite import SqliteStore
-
-        path = url.removeprefix("sqlite:").removeprefix("//")
-        return SqliteStore(path or ":memory:", **bounds)
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        from .redis import RedisStore
-
-        return RedisStore(url, **bounds)
-    raise ValueError(f"unknown store URL {url!r}; use sqlite:///path, redis://host:port/db, "
-                     "memory or none")
