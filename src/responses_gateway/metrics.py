@@ -70,8 +70,9 @@ class Metrics:
                                        "Store operation time", ["operation", "backend"],
                                        buckets=_STORE_BUCKETS, registry=r)
         self.retries = Counter(f"{_PREFIX}_upstream_retries",
-                               "Requests retried after the provider named a field it rejects",
-                               ["upstream", "fix"], registry=r)
+                               "What the provider's refusals taught (lessons.py): fixes "
+                               "learned, requests retried with a fix, retries refused again",
+                               ["upstream", "fix", "outcome"], registry=r)
         self._models: set[str] = set()
 
     def model_label(self, model: str) -> str:
@@ -93,6 +94,10 @@ class Metrics:
                             ("reasoning", details_out.get("reasoning_tokens"))):
             if isinstance(value, int) and value > 0:
                 self.tokens.labels(kind, model, upstream, key).inc(value)
+
+    def count_lesson(self, event: str, upstream: str, _model: str, fix: str) -> None:
+        """A `Lessons` listener: learned / retried / retry_failed, by upstream and fix."""
+        self.retries.labels(upstream, fix[:80], event).inc()
 
     def exposition(self) -> bytes:
         if self.multiprocess:

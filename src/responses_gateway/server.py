@@ -95,6 +95,8 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(add_request_id)
     app[seal_key] = ReasoningSeal(settings.reasoning_key or os.urandom(32))
     app[lessons_key] = Lessons()
+    if metrics is not None:
+        app[lessons_key].listeners.append(metrics.count_lesson)
     app[owner_secret_key] = owner_secret(app[seal_key].key)
     app[shutdown_key] = Shutdown(settings.shutdown_timeout)
     app.on_shutdown.append(_drain)

@@ -190,3 +190,18 @@ def test_an_error_that_names_nothing_fixable_is_passed_on_without_a_retry(
         stack.ask(False, model="mock-error-400", input="hi")
     assert "mock error 400" in str(refused.value)
     assert len(stack.bodies()) == 1
+
+
+def test_metrics_count_what_was_learned_and_retried(stack_of: Callable[..., Stack]) -> None:
+    import httpx2
+
+    stack = stack_of("metrics-max-completion-tokens", ["max-completion-tokens"])
+    stack.ask(False, model="mock-echo", input="hi", max_output_tokens=50)
+    stack.ask(False, model="mock-echo", input="hi again", max_output_tokens=50)
+    text = httpx2.get(stack.gateway.url + "/metrics", timeout=10).text
+    lines = [line for line in text.splitlines()
+             if line.startswith("responses_gateway_upstream_retries_total{")]
+    fix = "send 'max_tokens' as 'max_completion_tokens'"
+    assert any(f'fix="{fix}"' in line and 'outcome="retried"' in line and line.endswith(" 1.0")
+               for line in lines), lines
+    assert any('outcome="learned"' in line and line.endswith(" 1.0") for line in lines), lines
