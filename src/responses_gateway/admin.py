@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import math
 import time
 from html import escape
 from typing import Any, Iterable
@@ -67,10 +68,13 @@ def _hour_range(request: web.Request) -> tuple[int, int]:
         try:
             values[name] = float(raw) if raw is not None else default
         except ValueError:
+            values[name] = math.nan
+        if not math.isfinite(values[name]):  # inf and nan would fail the hour arithmetic
             raise InvalidRequest(f"'{name}' must be a Unix time in seconds.", param=name,
-                                 code="invalid_value") from None
+                                 code="invalid_value")
     start, end = int(values["start_time"] // 3600), int(values["end_time"] // 3600) + 1
-    if end <= start or end - start > _MAX_RANGE_HOURS:
+    if (values["end_time"] < values["start_time"] or end <= start
+            or end - start > _MAX_RANGE_HOURS):
         raise InvalidRequest("'start_time' must come before 'end_time', at most a year apart.",
                              param="start_time", code="invalid_value")
     return start, end

@@ -17,6 +17,7 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMethod, HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
 from .appkeys import settings_key
@@ -35,6 +36,33 @@ _BUSY_BODY = (b'{"error":{"message":"The gateway has too many open connections '
 _BUSY_ANSWER = _BUSY % (len(_BUSY_BODY), _BUSY_BODY)
 _WARN_EVERY = 10.0  # seconds between "connections refused" log lines
 _LINGER = 0.5  # seconds a refused connection is drained before it is closed
+
+
+class _PlainSpokenHandler(RequestHandler):
+    """aiohttp's connection handler, except for requests its HTTP parser refuses (a control
+    character in a header, a request line over 8 KiB, ...): aiohttp logs each with a
+    traceback at ERROR and answers text/plain that quotes the offending bytes. Any client can
+    send those, so a stream of them would flood the log; they get one WARNING line and the
+    OpenAI-style 400 the rest of the gateway answers, with nothing of the request echoed."""
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500,
+                     exc: BaseException | None = None, message: str | None = None
+                     ) -> web.StreamResponse:
+        if status != 400 or not isinstance(exc, HttpProcessingError):
+            return super().handle_error(request, status, exc, message)
+        # Non-HTTP traffic (a TLS hello on the plain port) is routine noise: debug only.
+        level = (logging.DEBUG if isinstance(exc, BadHttpMethod) and self._request_count == 1
+                 else logging.WARNING)
+        logger.log(level, "refused a malformed HTTP request from %s: %s", request.remote,
+                   type(exc).__name__)
+        if request.writer.output_size > 0:
+            raise ConnectionError("a response was already sent on this connection")
+        body = InvalidRequest("The request is not valid HTTP (a malformed request line or "
+                              f"header: {type(exc).__name__}).",
+                              code="malformed_http_request").to_body()
+        response = web.json_response(body, status=400)
+        response.force_close()
+        return response
 
 
 class _GuardedServer(web.Server):
@@ -59,6 +87,9 @@ class _GuardedServer(web.Server):
             return make_request(message, payload, protocol, writer, task)
 
         self.request_factory = request_factory
+
+    def __call__(self) -> RequestHandler:
+        return _PlainSpokenHandler(self, loop=self._loop, **self._kwargs)
 
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         if self._open >= self._max_connections:

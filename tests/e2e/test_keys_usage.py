@@ -131,6 +131,21 @@ def test_usage_report_needs_the_admin_key_and_groups(keyed: Server) -> None:
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "group_by"
 
 
+
+@pytest.mark.parametrize("query, param", [
+    ({"start_time": "inf"}, "start_time"), ({"start_time": "nan"}, "start_time"),
+    ({"end_time": "NaN"}, "end_time"), ({"start_time": "soon"}, "start_time"),
+    ({"start_time": "10", "end_time": "5"}, "start_time"),  # within one hour, backwards
+])
+def test_usage_times_that_are_not_a_range_are_400(keyed: Server, query: dict[str, str],
+                                                  param: str) -> None:
+    """inf and nan passed float() and then broke the hour arithmetic: a 500."""
+    bad = httpx2.get(keyed.url + "/v1/usage", params=query, timeout=10,
+                     headers={"Authorization": f"Bearer {ADMIN}"})
+    assert bad.status_code == 400, bad.text
+    assert bad.json()["error"]["param"] == param
+
+
 def test_sighup_reloads_the_keys_file(keyed: Server, keys_path: Path) -> None:
     original = keys_path.read_text()
     try:

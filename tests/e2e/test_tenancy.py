@@ -188,6 +188,26 @@ def test_one_key_cannot_evict_anothers_responses(spawn_server: Callable[..., Ser
         assert bob.conversations.retrieve(convs[-1]).id == convs[-1]
 
 
+def test_an_item_id_another_key_reuses_leaves_your_references_working(stack: Stack) -> None:
+    """Input item ids are the client's choice: bob sending one of alice's must not take her
+    item out of the index (her `item_reference` to it was then a 404)."""
+    item_id = f"msg_shared_{free_port()}"
+
+    def turn(client: openai.OpenAI, text: str) -> None:
+        client.responses.create(model="mock-echo", input=[
+            {"type": "message", "role": "user", "content": text, "id": item_id}])
+
+    def reference(client: openai.OpenAI) -> str:
+        return client.responses.create(model="mock-echo", input=[
+            {"type": "item_reference", "id": item_id}]).output_text
+
+    with stack.sdk(KEY_A) as alice, stack.sdk(KEY_B) as bob:
+        turn(alice, "alice's words")
+        turn(bob, "bob's words")
+        assert reference(alice) == "You said: alice's words"
+        assert reference(bob) == "You said: bob's words"
+
+
 def test_a_response_over_the_stored_size_limit_is_refused_before_upstream(
         spawn_server: Callable[..., Server], provider: Server, tmp_path: Path) -> None:
     stack = _launch(spawn_server, provider, f"sqlite:///{tmp_path / 'r.db'}", tmp_path,

@@ -7,6 +7,8 @@ field in `param`, with OpenAI's code, and nothing reaches the provider.
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -228,6 +230,44 @@ def test_non_utf8_authorization_is_a_400(gateway: Server, secured_gateway: Serve
                            timeout=30)
     assert_400(response, "authorization", "invalid_header")
     assert mock_log.chat_requests() == []
+
+
+def raw_exchange(server: Server, head: bytes) -> bytes:
+    """Send `head` as is on a new connection and read the answer to its end."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("head", [
+    pytest.param(b"POST /v1/responses HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"X-Request-Id: evil\x0bheader\r\nContent-Length: 0\r\n\r\n",
+                 id="control-character-in-a-header"),
+    pytest.param(b"GET /v1/responses/resp_1/input_items?after=" + b"evil" * 3000
+                 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", id="request-line-over-8-kib"),
+])
+def test_malformed_http_is_a_json_400_and_one_log_line(gateway: Server, head: bytes) -> None:
+    """aiohttp's parser refuses these before any handler runs; by default it answers
+    text/plain quoting the bytes and logs a traceback at ERROR for each (a log flood anyone
+    can cause)."""
+    logged_before = len(gateway.output())
+    answer = raw_exchange(gateway, head)
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert b" 400 " in status_line, answer[:300]
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert b"application/json" in headers.lower(), answer[:300]
+    error = orjson.loads(body)["error"]
+    assert error["code"] == "malformed_http_request"
+    assert error["type"] == "invalid_request_error"
+    assert b"evil" not in answer  # nothing of the request is echoed
+    time.sleep(0.2)
+    logged = gateway.output()[logged_before:]
+    assert "Traceback" not in logged and "ERROR" not in logged, logged
+    assert "refused a malformed HTTP request" in logged, logged
 
 
 # -- conversations -------------------------------------------------------------------------------

@@ -425,6 +425,34 @@ def test_item_index_finds_items_of_responses_and_conversations(
     _run(make_store, body)
 
 
+def test_an_item_id_another_owner_reuses_does_not_displace_yours(
+        make_store: StoreFactory) -> None:
+    """Item ids are chosen by clients: bob storing an item with alice's id must leave
+    alice's `item_reference` working (an index by id alone made hers a 404)."""
+    def holding(rid: str, owner: str, text: str) -> StoredResponse:
+        record = _owned(rid, owner)
+        record.input_items = [{"id": "msg_shared", "type": "message", "role": "user",
+                               "content": [{"type": "input_text", "text": text}]}]
+        return record
+
+    async def body(store: ResponseStore) -> None:
+        await store.put(holding("resp_a", "alice", "alice's"))
+        await store.put(holding("resp_b", "bob", "bob's"))
+        await store.put_conversation(Conversation(
+            id="conv_b", created_at=1, owner="bob", expires_at=time.time() + 3600,
+            items=[{"id": "ci_shared", "type": "message", "role": "user"}]))
+        await store.put_conversation(Conversation(
+            id="conv_a", created_at=1, owner="alice", expires_at=time.time() + 3600,
+            items=[{"id": "ci_shared", "type": "message", "role": "user", "content": "a"}]))
+        for owner, text in (("alice", "alice's"), ("bob", "bob's")):
+            found = await store.find_items(["msg_shared", "ci_shared"], owner)
+            assert found["msg_shared"]["content"][0]["text"] == text, owner
+            assert "ci_shared" in found, owner
+        assert await store.find_items(["msg_shared"], "carol") == {}
+
+    _run(make_store, body)
+
+
 def test_item_index_follows_eviction_and_expiry(make_store: StoreFactory) -> None:
     async def body(store: ResponseStore) -> None:
         await store.put(_owned("resp_0", "alice"))

@@ -86,6 +86,10 @@ class StoredResponse:
     def item_ids(self) -> list[str]:
         return _ids(self.items())
 
+    def index_keys(self) -> list[str]:
+        """The item index's keys for this record's items (see `index_key`)."""
+        return [index_key(self.owner, item_id) for item_id in self.item_ids()]
+
 
 @dataclass(slots=True, kw_only=True)
 class Conversation:
@@ -109,6 +113,10 @@ class Conversation:
     def item_ids(self) -> list[str]:
         return _ids(self.items)
 
+    def index_keys(self) -> list[str]:
+        """The item index's keys for this conversation's items (see `index_key`)."""
+        return [index_key(self.owner, item_id) for item_id in self.item_ids()]
+
     def to_object(self) -> dict[str, Any]:
         return {"id": self.id, "object": "conversation", "created_at": self.created_at,
                 "metadata": self.metadata}
@@ -117,6 +125,14 @@ class Conversation:
 # Serialised records at least this large are written off the event loop by backends whose
 # writes block. (Serialising itself holds the GIL: a worker thread would not free the loop.)
 LARGE_RECORD_BYTES = 1 << 20
+
+
+def index_key(owner: str, item_id: str) -> str:
+    """The item index's key for an item: ids are chosen by clients, so two owners may hold
+    the same one, and an index by id alone would let one owner's write displace the other's
+    entry (the other's `item_reference` would then be a 404). The default owner keeps bare
+    ids, as stored before owners existed."""
+    return f"{owner}:{item_id}" if owner else item_id
 
 
 def _ids(items: list[dict[str, Any]]) -> list[str]:
@@ -181,8 +197,9 @@ class ResponseStore(abc.ABC):
         and other owners' ids are left out). One index lookup, then one read per record."""
         found: dict[str, dict[str, Any]] = {}
         by_record: dict[str, set[str]] = {}
-        for item_id, record_id in (await self.locate_items(list(dict.fromkeys(item_ids)))).items():
-            by_record.setdefault(record_id, set()).add(item_id)
+        keys = {index_key(owner, item_id): item_id for item_id in item_ids}
+        for key, record_id in (await self.locate_items(list(keys))).items():
+            by_record.setdefault(record_id, set()).add(keys[key])
         for record_id, wanted in by_record.items():
             items: list[dict[str, Any]] = []
             if record_id.startswith(CONVERSATION_PREFIX):
@@ -199,7 +216,8 @@ class ResponseStore(abc.ABC):
     # -- item index -----------------------------------------------------------------------
     @abc.abstractmethod
     async def locate_items(self, item_ids: list[str]) -> dict[str, str]:
-        """Item id -> id of the response or conversation holding it, for the ids indexed.
+        """Index key (`index_key(owner, item id)`) -> id of the response or conversation
+        holding the item, for the keys indexed.
         Entries may outlive their record (they are dropped lazily); callers load the record
         and check it still holds the item."""
 

@@ -39,10 +39,10 @@ class MemoryStore(ResponseStore):
         if previous is not None and record.id not in sizes:  # moved to another owner
             self._forget_size(previous[0], record.id)
         self._responses[record.id] = body
-        self._meta[record.id] = (record.owner, record.expires_at, record.item_ids())
+        self._meta[record.id] = (record.owner, record.expires_at, record.index_keys())
         # A replace keeps its place (eviction goes by first insert) and counts its new size.
         self._count(record.owner, record.id, len(body))
-        for item_id in record.item_ids():
+        for item_id in record.index_keys():
             self._items[item_id] = record.id
         await self._bound(record.owner, record.id)
 
@@ -120,7 +120,7 @@ class MemoryStore(ResponseStore):
             self._forget_size(previous.owner, conversation.id)
         self._conversations[conversation.id] = Conversation.from_json(body)
         self._count(conversation.owner, conversation.id, len(body))  # now the youngest
-        for item_id in conversation.item_ids():
+        for item_id in conversation.index_keys():
             self._items.setdefault(item_id, conversation.id)
         await self._bound(conversation.owner, conversation.id)
 
@@ -135,7 +135,7 @@ class MemoryStore(ResponseStore):
         if found is None:
             return False
         self._forget_size(found.owner, conversation_id)
-        for item_id in found.item_ids():
+        for item_id in found.index_keys():
             if self._items.get(item_id) == conversation_id:
                 del self._items[item_id]
         return True

@@ -175,7 +175,7 @@ class PostgresStore(ResponseStore):
                 "body = excluded.body, expires_at = excluded.expires_at, "
                 "owner = excluded.owner, size = excluded.size",
                 record.id, body, time.time(), record.expires_at, record.owner, len(body))
-            ids = record.item_ids()
+            ids = record.index_keys()
             if ids:
                 await conn.execute(
                     "INSERT INTO rg_items (id, container) SELECT unnest($1::text[]), $2 "
@@ -292,7 +292,7 @@ class PostgresStore(ResponseStore):
                 "owner = excluded.owner, size = excluded.size, written = excluded.written",
                 conversation.id, body, conversation.expires_at, conversation.owner, len(body),
                 time.time())
-            await _index_conversation_items(conn, conversation.id, conversation.item_ids())
+            await _index_conversation_items(conn, conversation.id, conversation.index_keys())
             await self._bound(conn, conversation.owner, conversation.id)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
@@ -319,7 +319,7 @@ class PostgresStore(ResponseStore):
             if raw is None:
                 return None
             conversation = Conversation.from_json(raw)
-            before = set(conversation.item_ids())
+            before = set(conversation.index_keys())
             edit(conversation)
             conversation.expires_at = self.expiry()
             body = self._checked_json(conversation)
@@ -328,7 +328,7 @@ class PostgresStore(ResponseStore):
                 "written = $4 WHERE id = $5",
                 body, conversation.expires_at, len(body), time.time(), conversation_id)
             await _index_conversation_items(conn, conversation_id, [
-                i for i in conversation.item_ids() if i not in before])
+                i for i in conversation.index_keys() if i not in before])
             await self._bound(conn, conversation.owner, conversation_id)
             return conversation
 

@@ -195,7 +195,7 @@ class RedisStore(ResponseStore):
                               self._key("events", record.id), self._index(record.owner)],
                         args=[self.prefix, record.id, record.owner, body,
                               _remaining_ms(record.expires_at), time.time(), self.max_entries,
-                              self.max_owner_bytes, *record.item_ids()])
+                              self.max_owner_bytes, *record.index_keys()])
 
     async def get(self, response_id: str) -> StoredResponse | None:
         raw = await self._redis.get(self._key("resp", response_id))
@@ -249,7 +249,7 @@ class RedisStore(ResponseStore):
         async with self._redis.pipeline(transaction=True) as pipe:
             if ttl_ms:
                 pipe.set(key, body, px=ttl_ms)
-                self._index_items(pipe, conversation.id, conversation.item_ids(), ttl_ms)
+                self._index_items(pipe, conversation.id, conversation.index_keys(), ttl_ms)
             else:
                 pipe.delete(key)
             await pipe.execute()
@@ -292,7 +292,7 @@ class RedisStore(ResponseStore):
                     conversation = Conversation.from_json(raw)
                     if conversation.expires_at < time.time():
                         return None
-                    before = set(conversation.item_ids())
+                    before = set(conversation.index_keys())
                     edit(conversation)
                     conversation.expires_at = self.expiry()
                     body = self._checked_json(conversation)
@@ -300,7 +300,7 @@ class RedisStore(ResponseStore):
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(key, body, px=ttl_ms)
                     self._index_items(pipe, conversation_id, [
-                        i for i in conversation.item_ids() if i not in before], ttl_ms)
+                        i for i in conversation.index_keys() if i not in before], ttl_ms)
                     # Counted in the same transaction: the old size is what was read.
                     index = self._index(conversation.owner)
                     pipe.zadd(index, {conversation_id: time.time()})

@@ -167,7 +167,7 @@ class SqliteStore(ResponseStore):
             "expires_at = excluded.expires_at, owner = excluded.owner, size = excluded.size",
             (record.id, body, now, record.expires_at, record.owner, len(body)))
         db.executemany("INSERT OR REPLACE INTO items (id, container) VALUES (?, ?)",
-                       [(item_id, record.id) for item_id in record.item_ids()])
+                       [(item_id, record.id) for item_id in record.index_keys()])
         self._bound(db, record.owner, record.id)
 
     def _bound(self, db: sqlite3.Connection, owner: str, keep: str) -> None:
@@ -253,7 +253,7 @@ class SqliteStore(ResponseStore):
                 "size = excluded.size, written = excluded.written",
                 (conversation.id, body, conversation.expires_at, conversation.owner, len(body),
                  time.time()))
-            _index_conversation_items(db, conversation.id, conversation.item_ids())
+            _index_conversation_items(db, conversation.id, conversation.index_keys())
             self._bound(db, conversation.owner, conversation.id)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
@@ -276,7 +276,7 @@ class SqliteStore(ResponseStore):
             if row is None:
                 return None
             conversation = Conversation.from_json(row[0])
-            before = set(conversation.item_ids())
+            before = set(conversation.index_keys())
             edit(conversation)
             conversation.expires_at = self.expiry()
             body = self._checked_json(conversation)
@@ -284,7 +284,7 @@ class SqliteStore(ResponseStore):
                        "written = ? WHERE id = ?",
                        (body, conversation.expires_at, len(body), time.time(), conversation_id))
             _index_conversation_items(db, conversation_id, [
-                i for i in conversation.item_ids() if i not in before])
+                i for i in conversation.index_keys() if i not in before])
             self._bound(db, conversation.owner, conversation_id)
             return conversation
 

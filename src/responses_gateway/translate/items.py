@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 import orjson
 
 from ..protocol.errors import InvalidRequest
+from ..protocol.items import HOSTED_ITEM_TYPES
 from ..providers import Profile
 from .reasoning_fields import Reasoning, attach_reasoning
 from .tools import ToolMap
@@ -29,15 +30,10 @@ ExtrasResolver = Callable[[dict[str, Any]], "dict[str, Any]"]
 # Given a compaction item, the chat messages it stands for (or None to drop it).
 CompactionExpander = Callable[[dict[str, Any]], "list[dict[str, Any]] | None"]
 
-# Items produced by hosted tools: nothing a chat provider can take, so they are skipped.
-_HOSTED_ITEMS = frozenset({
-    "file_search_call", "web_search_call", "computer_call", "computer_call_output",
-    "image_generation_call", "code_interpreter_call", "local_shell_call",
-    "local_shell_call_output", "shell_call", "shell_call_output", "apply_patch_call",
-    "apply_patch_call_output", "mcp_list_tools", "mcp_approval_request",
-    "mcp_approval_response", "mcp_call", "tool_search_call", "tool_search_output",
-    "additional_tools", "compaction", "compaction_trigger",
-})
+# Items produced by hosted tools: nothing a chat provider can take, so they are skipped. One
+# list with validation (protocol/items.py), which accepts them; a `compaction` item is skipped
+# here too once expanded (it is sealed by us).
+_HOSTED_ITEMS = HOSTED_ITEM_TYPES | {"compaction"}
 _CALL_ITEMS = frozenset({"function_call", "custom_tool_call"})
 _OUTPUT_ITEMS = frozenset({"function_call_output", "custom_tool_call_output"})
 _ROLES = frozenset({"user", "assistant", "system", "developer"})
