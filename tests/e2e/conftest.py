@@ -231,39 +231,14 @@ def redis_db() -> Iterator[Any]:
         client.close()
 
 
-STATEFUL_POSTGRES_ADMIN = os.environ.get("RG_TEST_POSTGRES",
-                                        "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
 @pytest.fixture(scope="session")
 def postgres_db() -> Iterator[Callable[[], str]]:
     """A PostgreSQL database made for the session (dropped at its end). Calling the fixture's
     value gives the URL of a fresh schema in it: a store no other gateway uses."""
-    import asyncio
-    import uuid
+    from pg_support import fresh_schema, session_database
 
-    try:
-        import asyncpg
-    except ImportError:
-        _redis_unavailable("asyncpg is not installed: pip install 'responses-gateway[postgres]'")
-    name = f"rg_e2e_{uuid.uuid4().hex[:12]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(STATEFUL_POSTGRES_ADMIN, timeout=5)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        _redis_unavailable(f"no PostgreSQL reachable at {STATEFUL_POSTGRES_ADMIN}: {exc}")
-    database = STATEFUL_POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        yield lambda: f"{database}?schema=s_{uuid.uuid4().hex[:10]}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with session_database("rg_e2e_", _redis_unavailable) as database:
+        yield lambda: fresh_schema(database)
 
 
 class _RelayedConnection:

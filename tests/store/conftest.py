@@ -6,7 +6,6 @@ not collide; the session deletes its keys and drops its database when it ends.""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from pathlib import Path
@@ -14,13 +13,13 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from pg_support import fresh_schema, session_database
+
 from responses_gateway.store import ResponseStore
 
 REDIS_URL = os.environ.get("RG_TEST_REDIS_URL",
                            os.environ.get("RG_TEST_REDIS", "redis://127.0.0.1:6379") + "/13")
 SESSION_PREFIX = f"rg:test:{uuid.uuid4().hex[:12]}:"  # below it, one prefix per test
-POSTGRES_ADMIN = os.environ.get("RG_TEST_POSTGRES",
-                                "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["memory", "sqlite", "redis", "postgres"]
 StoreFactory = Callable[..., ResponseStore]
 
@@ -39,33 +38,14 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A database made for this test session (dropped at the end): its URL."""
-    try:
-        import asyncpg
-    except ImportError:
-        _unavailable("asyncpg is not installed: pip install 'responses-gateway[postgres]'")
-    name = f"rg_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        _unavailable(f"no PostgreSQL reachable at {POSTGRES_ADMIN}: {exc}")
-    try:
-        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with session_database("rg_test_", _unavailable) as database:
+        yield database
 
 
 @pytest.fixture
 def postgres_url(postgres_database: str) -> str:
     """A URL with a fresh schema for one test's PostgresStores."""
-    return f"{postgres_database}?schema=t_{uuid.uuid4().hex[:10]}"
+    return fresh_schema(postgres_database)
 
 
 @pytest.fixture(scope="session")
