@@ -8,14 +8,13 @@ or WebSocket also holds a stream slot. Reads, deletes and cancels are not counte
 at its limit can still poll and cancel its runs. Beyond a limit the answer is 429 with
 `Retry-After`, naming the limit.
 
-The bucket is the presented client key when the gateway requires keys. Without configured
+The bucket is the matched client key (by its name) when the gateway requires keys. Without configured
 keys any key is accepted, so a client could mint a fresh one per request: then everyone
 shares one bucket (one tenant, as the store sees it too). Counts are per process.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
@@ -122,15 +121,11 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
 
 
 def _bucket(request: web.Request) -> str:
-    """A digest of the presented key (never the key itself, so no dump shows it), or the
-    shared bucket. Runs after the auth middleware, so a presented key is a valid one."""
+    """The name the auth middleware gave the matched key (names are unique; never the key
+    itself), or the shared bucket when the gateway has no keys."""
     if not request.app[settings_key].api_keys:
         return _SHARED
-    auth = request.headers.get("Authorization", "")
-    scheme, _, value = auth.partition(" ")
-    presented = value.strip() if scheme.lower() == "bearer" else ""
-    presented = presented or request.headers.get("api-key", "")
-    return hashlib.sha256(presented.encode(errors="replace")).hexdigest()[:32]
+    return str(request.get("rg.key_name", _SHARED))
 
 
 def claim_stream(request: web.Request) -> None:
